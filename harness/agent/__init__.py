@@ -1,0 +1,1 @@
+"""The reference voice agent: a real local WebRTC endpoint with known, tunable faults."""

@@ -1,0 +1,1 @@
+"""Callers: play a Scenario over a transport and record it as a CallRecording."""

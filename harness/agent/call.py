@@ -1,0 +1,243 @@
+"""One call of the reference agent: hear turns, answer them, log the truth.
+
+The agent answers each caller turn after its endpointing silence and response delay,
+and logs, on CLOCK_MONOTONIC: when the caller's last voiced sample reached it, when it
+decided to answer, and when the packet carrying the first sample of the answer left
+its (emulated) network. Those three times are what the harness's latency must recover.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
+
+from harness.agent.knobs import AgentKnobs
+from harness.agent.truth import TruthLog
+from harness.agent.turns import TurnBounds, TurnDetector
+from harness.webrtc.audio import SAMPLE_RATE, Float32Audio, samples_to_ns
+from harness.webrtc.ice import loopback_only, rtc_configuration
+from harness.webrtc.playout import PacedAudioTrack, Playout
+from harness.webrtc.received import ReceivedStream, time_of_sample
+from harness.webrtc.taps import ArrivedPacket, ReceiveTap, SendTap, SentPacket
+
+log = logging.getLogger(__name__)
+
+_REPLY_TAG = "reply"
+
+
+@dataclass(slots=True)
+class _PendingReply:
+    turn: int
+    response_id: str
+    onset_sample: int
+    end_sample: int
+    started: bool = False
+
+
+class AgentCall:
+    """State of one WebRTC call; created per offer by the server."""
+
+    def __init__(self, call_id: str, index: int, knobs: AgentKnobs, truth: TruthLog) -> None:
+        self.call_id = call_id
+        self.knobs = knobs
+        self.truth = truth
+        self._index = index
+        self._rng = random.Random(knobs.seed * 7919 + index)
+        self.pc = RTCPeerConnection(rtc_configuration())
+        self.playout = Playout(record=False)
+        self.track = PacedAudioTrack(self.playout)
+        self.stream = ReceivedStream(on_audio=self._on_audio)
+        self.turns = TurnDetector(
+            endpointing_ms=knobs.endpointing_ms,
+            threshold=knobs.vad_threshold,
+            min_speech_ms=knobs.min_speech_ms,
+        )
+        self._send_tap: SendTap | None = None
+        self._channel: Any = None
+        self._outbox: list[str] = []
+        self._turn_count = 0
+        self._replies: list[_PendingReply] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.closed = asyncio.Event()
+        self.closed_callback: Callable[[], object] | None = None
+
+    async def answer(self, offer_sdp: str) -> str:
+        pc = self.pc
+        pc.on("datachannel", self._on_datachannel)
+        pc.on("connectionstatechange", self._on_state)
+        with loopback_only():
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+            transceiver = next(t for t in pc.getTransceivers() if t.kind == "audio")
+            ReceiveTap(transceiver.receiver, self._on_packet)
+            pc.addTrack(self.track)
+            await pc.setLocalDescription(await pc.createAnswer())
+        sender = transceiver.sender
+        self._send_tap = SendTap(
+            sender.transport, sender._ssrc, self.knobs.impairment(self._index), self._on_sent
+        )
+        self._spawn(self._drain(transceiver.receiver.track))
+        if self.knobs.drop_after_s is not None:
+            self._spawn(self._drop_later(self.knobs.drop_after_s))
+        self.truth.write(
+            "call_start", call_id=self.call_id, t_ns=time.monotonic_ns(), knobs=self.knobs.as_json()
+        )
+        return str(pc.localDescription.sdp)
+
+    async def close(self, reason: str = "hangup") -> None:
+        if self.closed.is_set():
+            return
+        self.closed.set()
+        if self._send_tap is not None:
+            self._send_tap.close()
+        current = asyncio.current_task()
+        for task in list(self._tasks):
+            if task is not current:
+                task.cancel()
+        await self.pc.close()
+        if self.closed_callback is not None:
+            self.closed_callback()
+        self.truth.write("call_end", call_id=self.call_id, t_ns=time.monotonic_ns(), reason=reason)
+
+    # ------------------------------------------------------------------ media in
+
+    async def _drain(self, track: Any) -> None:
+        """Keep aiortc's own decoded frames from piling up; the harness decodes itself."""
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                await track.recv()
+
+    def _on_packet(self, packet: ArrivedPacket) -> None:
+        self.stream.add(packet)
+
+    def _on_audio(self, samples: Float32Audio, index: int, arrival_ns: int) -> None:
+        started, ended = self.turns.push(samples)
+        if started:
+            item = f"item_{self.call_id}_{self._turn_count}"
+            self._send_event(
+                "input_audio_buffer.speech_started",
+                audio_start_ms=self._stream_ms(self.turns.turn_start_sample),
+                item_id=item,
+            )
+        if ended is not None:
+            self._end_of_turn(ended)
+
+    def _stream_ms(self, sample: int) -> int:
+        return sample * 1000 // SAMPLE_RATE
+
+    def _end_of_turn(self, bounds: TurnBounds) -> None:
+        turn = self._turn_count
+        self._turn_count += 1
+        anchors = self.stream.anchors
+        decided_ns = time.monotonic_ns()
+        speech_end_ns = time_of_sample(anchors, bounds.speech_end)
+        speech_start_ns = time_of_sample(anchors, bounds.speech_start)
+        item = f"item_{self.call_id}_{turn}"
+        self._send_event(
+            "input_audio_buffer.speech_stopped", audio_end_ms=self._stream_ms(bounds.speech_end), item_id=item
+        )
+        self._send_event("input_audio_buffer.committed", item_id=item)
+        delay_ms = self.knobs.delay.draw(self._rng)
+        reply = self.turns.audio[bounds.speech_start : bounds.speech_end].copy()
+        response_id = f"resp_{self.call_id}_{turn}"
+        self._send_event("response.created", response={"id": response_id, "status": "in_progress"})
+        onset = self._schedule(reply, decided_ns + int(delay_ms * 1e6))
+        self._replies.append(
+            _PendingReply(turn=turn, response_id=response_id, onset_sample=onset, end_sample=onset + reply.size)
+        )
+        self.truth.write(
+            "turn",
+            call_id=self.call_id,
+            turn=turn,
+            speech_start_ns=speech_start_ns,
+            speech_end_ns=speech_end_ns,
+            decided_ns=decided_ns,
+            endpointing_ms=self.knobs.endpointing_ms,
+            delay_ms=delay_ms,
+            reply_samples=int(reply.size),
+            onset_sample=onset,
+        )
+
+    def _schedule(self, reply: Float32Audio, target_ns: int) -> int:
+        origin = self.track.origin_ns
+        if origin is None:
+            start = self.playout.rendered
+        else:
+            start = math.ceil((target_ns - origin) * SAMPLE_RATE / 1e9)
+        start = max(start, self.playout.rendered, self.playout.busy_until)
+        return self.playout.schedule(reply, start, tag=_REPLY_TAG)
+
+    # ----------------------------------------------------------------- media out
+
+    def _on_sent(self, packet: SentPacket) -> None:
+        frame_end = packet.timestamp + 960
+        for reply in self._replies:
+            if not reply.started and packet.timestamp <= reply.onset_sample < frame_end:
+                reply.started = True
+                onset_ns = packet.wire_ns + samples_to_ns(reply.onset_sample - packet.timestamp)
+                self.truth.write(
+                    "answer_onset",
+                    call_id=self.call_id,
+                    turn=reply.turn,
+                    onset_ns=onset_ns,
+                    lost=packet.lost,
+                )
+                self._send_event("output_audio_buffer.started", response_id=reply.response_id)
+            if reply.started and packet.timestamp <= reply.end_sample < frame_end:
+                self._send_event("output_audio_buffer.stopped", response_id=reply.response_id)
+                self._send_event("response.done", response={"id": reply.response_id, "status": "completed"})
+        self._replies = [r for r in self._replies if r.end_sample >= frame_end]
+
+    # -------------------------------------------------------------------- events
+
+    def _on_datachannel(self, channel: Any) -> None:
+        self._channel = channel
+        channel.on("open", self._flush_outbox)
+        if channel.readyState == "open":
+            self._flush_outbox()
+        self._send_event("session.created", session={"id": f"sess_{self.call_id}", "object": "realtime.session"})
+        if self.knobs.malformed_events:
+            self._send_raw("this is not json {")
+            self._send_raw(json.dumps({"no_type": True}))
+
+    def _send_event(self, event_type: str, **fields: Any) -> None:
+        self._send_raw(json.dumps({"type": event_type, "event_id": f"evt_{time.monotonic_ns()}", **fields}))
+
+    def _send_raw(self, message: str) -> None:
+        channel = self._channel
+        if channel is not None and channel.readyState == "open":
+            with contextlib.suppress(Exception):
+                channel.send(message)
+        else:
+            self._outbox.append(message)
+
+    def _flush_outbox(self) -> None:
+        outbox, self._outbox = self._outbox, []
+        for message in outbox:
+            self._send_raw(message)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _on_state(self) -> None:
+        if self.pc.connectionState in ("failed", "closed"):
+            self._spawn(self.close(reason=self.pc.connectionState))
+
+    async def _drop_later(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        self.truth.write("drop", call_id=self.call_id, t_ns=time.monotonic_ns())
+        await self.close(reason="dropped by knob")
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,49 @@
+"""``voice-harness agent serve``: the reference agent with its knobs as options."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from harness.agent.knobs import AgentKnobs, AgentMode, DelaySpec
+from harness.agent.server import serve
+
+agent_app = typer.Typer(help="The reference voice agent (a real local WebRTC endpoint).")
+
+
+@agent_app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to bind; loopback by design.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="0 picks a free port (printed on the ready line).")] = 8765,
+    mode: Annotated[AgentMode, typer.Option()] = AgentMode.ECHO,
+    delay: Annotated[str, typer.Option(help="Response delay ms: 500, uniform:200,800, normal:500,50")] = "0",
+    endpointing_ms: Annotated[float, typer.Option(help="Silence that ends a caller turn.")] = 500.0,
+    vad_threshold: Annotated[float, typer.Option()] = 0.5,
+    min_speech_ms: Annotated[float, typer.Option()] = 90.0,
+    seed: Annotated[int, typer.Option()] = 0,
+    loss: Annotated[float, typer.Option(help="Send-path packet loss probability (0-1).")] = 0.0,
+    jitter_ms: Annotated[float, typer.Option(help="Send-path jitter: uniform 0..N ms per packet.")] = 0.0,
+    duplicate: Annotated[float, typer.Option(help="Send-path duplication probability.")] = 0.0,
+    refuse_offer: Annotated[bool, typer.Option(help="Answer every offer with HTTP 503.")] = False,
+    never_answer: Annotated[bool, typer.Option(help="Hold every offer without answering.")] = False,
+    drop_after_s: Annotated[float | None, typer.Option(help="Close each call after N s.")] = None,
+    malformed_events: Annotated[bool, typer.Option(help="Send malformed data-channel events.")] = False,
+    truth_log: Annotated[Path | None, typer.Option(help="Ground-truth JSONL log.")] = None,
+) -> None:
+    """Serve until interrupted."""
+    try:
+        delay_spec = DelaySpec.parse(delay)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--delay") from None
+    knobs = AgentKnobs(
+        mode=mode, delay=delay_spec, endpointing_ms=endpointing_ms, vad_threshold=vad_threshold,
+        min_speech_ms=min_speech_ms, seed=seed, loss=loss, jitter_ms=jitter_ms, duplicate=duplicate,
+        refuse_offer=refuse_offer, never_answer=never_answer, drop_after_s=drop_after_s,
+        malformed_events=malformed_events,
+    )
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(serve(host, port, knobs, truth_log))

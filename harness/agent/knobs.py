@@ -1,0 +1,83 @@
+"""The reference agent's knobs: each one turns it into a known-good or known-faulty agent.
+
+The harness's own tests set these and assert that every metric recovers them, so the
+knobs are plain data that can be written into the ground-truth log verbatim.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+
+from harness.records import JSONValue
+from harness.webrtc.taps import Impairment
+
+
+class AgentMode(StrEnum):
+    ECHO = "echo"
+    """Repeat the caller's turn: an exact reference for PESQ and WER."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DelaySpec:
+    """Response delay after end-of-turn is decided: fixed, uniform or normal, seeded."""
+
+    kind: str = "fixed"
+    a: float = 0.0
+    b: float = 0.0
+
+    @classmethod
+    def parse(cls, text: str) -> DelaySpec:
+        """``500``, ``uniform:200,800`` or ``normal:500,50`` (ms)."""
+        try:
+            if ":" not in text:
+                return cls(kind="fixed", a=float(text))
+            kind, _, args = text.partition(":")
+            a, b = (float(x) for x in args.split(","))
+        except ValueError:
+            raise ValueError(
+                f"bad delay {text!r}: use MS, uniform:LO,HI or normal:MEAN,SD"
+            ) from None
+        if kind not in ("uniform", "normal"):
+            raise ValueError(f"bad delay kind {kind!r}: use uniform or normal")
+        return cls(kind=kind, a=a, b=b)
+
+    def draw(self, rng: random.Random) -> float:
+        if self.kind == "uniform":
+            return rng.uniform(self.a, self.b)
+        if self.kind == "normal":
+            return max(0.0, rng.gauss(self.a, self.b))
+        return self.a
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentKnobs:
+    mode: AgentMode = AgentMode.ECHO
+    delay: DelaySpec = field(default_factory=DelaySpec)
+    endpointing_ms: float = 500.0
+    """Silence after the caller's speech before the agent decides the turn is over."""
+    vad_threshold: float = 0.5
+    min_speech_ms: float = 90.0
+    """Speech shorter than this never opens a caller turn."""
+    seed: int = 0
+    loss: float = 0.0
+    jitter_ms: float = 0.0
+    duplicate: float = 0.0
+    refuse_offer: bool = False
+    never_answer: bool = False
+    drop_after_s: float | None = None
+    malformed_events: bool = False
+    """Send a non-JSON message and a typeless event after the channel opens."""
+
+    def impairment(self, call_index: int) -> Impairment:
+        return Impairment(
+            loss=self.loss, jitter_ms=self.jitter_ms, duplicate=self.duplicate,
+            seed=self.seed * 1_000_003 + call_index,
+        )
+
+    def as_json(self) -> dict[str, JSONValue]:
+        data: dict[str, JSONValue] = {}
+        for key, value in asdict(self).items():
+            data[key] = value if not isinstance(value, dict) else dict(value.items())
+        return data

@@ -1,0 +1,127 @@
+"""The reference agent's HTTP side: signalling routes of the dialects it speaks.
+
+Knob faults that concern signalling (refusing the offer, never answering) are played
+out here; media faults live in the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import secrets
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from harness.agent.call import AgentCall
+from harness.agent.knobs import AgentKnobs
+from harness.agent.truth import TruthLog
+
+log = logging.getLogger(__name__)
+
+NEVER_ANSWER_S = 120.0
+"""How long a ``never_answer`` agent holds an offer before giving up (every wait ends)."""
+
+READY_PREFIX = "voice-harness agent listening on "
+
+
+class AgentServer:
+    def __init__(self, knobs: AgentKnobs, truth: TruthLog) -> None:
+        self.knobs = knobs
+        self.truth = truth
+        self.calls: dict[str, AgentCall] = {}
+        self._counter = itertools.count()
+        self.app = web.Application()
+        self.app.add_routes(
+            [
+                web.get("/health", self.health),
+                web.post("/v1/realtime/client_secrets", self.client_secret),
+                web.post("/v1/realtime/calls", self.openai_offer),
+                web.delete("/v1/realtime/calls/{call_id}", self.hangup),
+            ]
+        )
+        self.app.on_shutdown.append(self._shutdown)
+
+    async def health(self, request: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "calls": len(self.calls), "knobs": self.knobs.as_json()})
+
+    async def client_secret(self, request: web.Request) -> web.Response:
+        return web.json_response({"value": f"ek_local_{secrets.token_hex(8)}", "expires_at": 0})
+
+    async def openai_offer(self, request: web.Request) -> web.Response:
+        if request.content_type != "application/sdp":
+            return _error(400, f"expected Content-Type application/sdp, got {request.content_type}")
+        offer = await request.text()
+        if not offer.lstrip().startswith("v=0"):
+            return _error(400, "body is not an SDP offer")
+        answer = await self._answer(offer)
+        if isinstance(answer, web.Response):
+            return answer
+        call_id, sdp = answer
+        return web.Response(
+            status=201,
+            text=sdp,
+            content_type="application/sdp",
+            headers={"Location": f"/v1/realtime/calls/{call_id}"},
+        )
+
+    async def hangup(self, request: web.Request) -> web.Response:
+        call = self.calls.pop(request.match_info["call_id"], None)
+        if call is None:
+            return _error(404, "no such call")
+        await call.close(reason="hangup")
+        return web.Response(status=200)
+
+    async def _answer(self, offer: str) -> tuple[str, str] | web.Response:
+        if self.knobs.refuse_offer:
+            self.truth.write("offer_refused")
+            return _error(503, "offer refused (refuse_offer knob)")
+        if self.knobs.never_answer:
+            self.truth.write("offer_ignored")
+            await asyncio.sleep(NEVER_ANSWER_S)
+            return _error(504, "never answered (never_answer knob)")
+        index = next(self._counter)
+        call_id = f"rtc_{index:04d}_{secrets.token_hex(4)}"
+        call = AgentCall(call_id, index, self.knobs, self.truth)
+        try:
+            sdp = await call.answer(offer)
+        except Exception as exc:  # a bad offer must not take the agent down
+            await call.close(reason="bad offer")
+            return _error(400, f"cannot answer offer: {exc}")
+        self.calls[call_id] = call
+        call.closed_callback = lambda: self.calls.pop(call_id, None)
+        return call_id, sdp
+
+    async def _shutdown(self, app: web.Application) -> None:
+        for call in list(self.calls.values()):
+            await call.close(reason="agent shutdown")
+        self.truth.close()
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": {"message": message, "type": "reference_agent"}}, status=status)
+
+
+async def serve(host: str, port: int, knobs: AgentKnobs, truth_path: Path | None) -> None:
+    """Run until SIGINT/SIGTERM; prints one ready line with the URL for whoever started us."""
+    server = AgentServer(knobs, TruthLog(truth_path))
+    runner = web.AppRunner(server.app, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = site._server.sockets[0].getsockname()[1] if site._server else port  # type: ignore[union-attr]
+    print(f"{READY_PREFIX}http://{host}:{bound}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        print("voice-harness agent stopped", file=sys.stderr, flush=True)

@@ -1,0 +1,340 @@
+"""The Python WebRTC caller: one aiortc peer connection per call.
+
+It connects through the endpoint's dialect adapter, paces the scenario's audio on the
+call clock, timestamps received audio at RTP arrival, keeps the endpoint's events and
+the transport statistics, and returns everything as a ``CallRecording``. Every failure
+(refused offer, ICE, dropped call, ...) ends the call with a recorded ``Failure`` and
+whatever was captured up to then; nothing here raises to the runner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
+
+from harness.callers.activity import AgentActivity
+from harness.callers.script import PlayedClip, PlayerSettings, ResolvedStep, ScenarioPlayer
+from harness.clock import SystemClock
+from harness.corpus.model import Corpus, MissingCorpusItem, load_audio
+from harness.endpoints.base import EndpointError, WebRTCEndpoint
+from harness.endpoints.registry import open_endpoint
+from harness.records import (
+    CallerKind,
+    CallRecording,
+    CallSpec,
+    EndpointEvent,
+    Failure,
+    FailureKind,
+    SendTiming,
+    SentUtterance,
+    StepKind,
+    TransportSample,
+)
+from harness.webrtc.audio import SAMPLE_RATE, Float32Audio, samples_to_ns
+from harness.webrtc.ice import is_loopback_url, loopback_only, rtc_configuration
+from harness.webrtc.playout import PacedAudioTrack, Playout
+from harness.webrtc.received import ReceivedStream, place_on_call_clock
+from harness.webrtc.taps import ReceiveTap, SendTap
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallArtifacts:
+    """A finished call: its recording and the two audio tracks it refers to."""
+
+    recording: CallRecording
+    caller_audio: Float32Audio
+    received_audio: Float32Audio
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallerSettings:
+    connect_timeout_s: float = 15.0
+    signalling_timeout_s: float = 10.0
+    stats_interval_s: float = 1.0
+    player: PlayerSettings = dataclasses.field(default_factory=PlayerSettings)
+
+
+def resolve_steps(spec: CallSpec, corpus: Corpus) -> list[ResolvedStep]:
+    """Load every utterance the scenario needs; raises ``MissingCorpusItem`` first."""
+    resolved = []
+    for step in spec.scenario.steps:
+        utt = corpus.get(step.utterance) if step.utterance else None
+        audio = load_audio(utt) if utt is not None else None
+        if utt is not None and utt.sample_rate != SAMPLE_RATE:
+            raise MissingCorpusItem(f"{utt.id}: corpus audio must be {SAMPLE_RATE} Hz, is {utt.sample_rate}")
+        resolved.append(
+            ResolvedStep(
+                index=step.index, kind=step.kind, utterance=utt, audio=audio,
+                timeout_ms=step.timeout_ms, await_reply=step.await_reply,
+                duration_ms=step.duration_ms, after_onset_ms=step.after_onset_ms,
+            )
+        )
+    return resolved
+
+
+class AiortcCaller:
+    kind = CallerKind.AIORTC
+
+    def __init__(self, corpus: Corpus, settings: CallerSettings | None = None) -> None:
+        self.corpus = corpus
+        self.settings = settings or CallerSettings()
+
+    async def run(self, spec: CallSpec) -> CallArtifacts:
+        started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+        try:
+            steps = resolve_steps(spec, self.corpus)
+        except (MissingCorpusItem, OSError) as exc:
+            reason = exc.args[0] if exc.args else str(exc)
+            return _failed(spec, started_at, Failure(kind=FailureKind.MISSING_CORPUS_ITEM, reason=str(reason)))
+        call = _Call(spec, steps, self.settings, open_endpoint(spec.endpoint, timeout_s=self.settings.signalling_timeout_s))
+        return await call.run(started_at)
+
+
+def _failed(spec: CallSpec, started_at: str, failure: Failure) -> CallArtifacts:
+    empty = np.zeros(0, dtype=np.float32)
+    recording = CallRecording(
+        call_id=spec.call_id, scenario_id=spec.scenario.id, endpoint=spec.endpoint.name,
+        caller=CallerKind.AIORTC, repeat=spec.repeat, started_at=started_at, failure=failure,
+    )
+    return CallArtifacts(recording=recording, caller_audio=empty, received_audio=empty)
+
+
+class _Call:
+    """The state of one call while it runs."""
+
+    def __init__(self, spec: CallSpec, steps: list[ResolvedStep], settings: CallerSettings,
+                 endpoint: WebRTCEndpoint) -> None:
+        self.spec = spec
+        self.steps = steps
+        self.settings = settings
+        self.endpoint = endpoint
+        self.clock = SystemClock()
+        self.pc = RTCPeerConnection(rtc_configuration())
+        self.playout = Playout()
+        self.origin = asyncio.get_running_loop().create_future()
+        self.track = PacedAudioTrack(self.playout, self.clock, on_start=self._on_start)
+        self.activity = AgentActivity()
+        self.stream = ReceivedStream(on_audio=self.activity.on_audio)
+        self.events: list[EndpointEvent] = []
+        self.transport: list[TransportSample] = []
+        self.connected_abs: int | None = None
+        self.connected = asyncio.Event()
+        self.broken = asyncio.Event()
+        self.broken_reason = ""
+        self.player: ScenarioPlayer | None = None
+        self.send_tap: SendTap | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _on_start(self, origin_ns: int) -> None:
+        if not self.origin.done():
+            self.origin.set_result(origin_ns)
+
+    async def run(self, started_at: str) -> CallArtifacts:
+        failure: Failure | None = None
+        try:
+            await self._connect()
+            await self._play()
+        except EndpointError as exc:
+            failure = Failure(kind=exc.kind, reason=exc.reason, step_index=self._step())
+        except _CallBroken as exc:
+            failure = Failure(kind=exc.kind, reason=exc.reason, step_index=self._step())
+        except Exception as exc:  # a caller bug must still leave a result behind
+            log.exception("caller error in %s", self.spec.call_id)
+            failure = Failure(kind=FailureKind.CALLER_ERROR, reason=f"{type(exc).__name__}: {exc}",
+                              step_index=self._step())
+        finally:
+            await self._hang_up()
+        if failure is None and self.stream.stats().packets == 0:
+            failure = Failure(kind=FailureKind.NO_AUDIO, reason="the endpoint never sent audio")
+        return self._artifacts(started_at, failure)
+
+    def _step(self) -> int | None:
+        return self.player.current_step if self.player else None
+
+    async def _connect(self) -> None:
+        pc = self.pc
+        pc.on("connectionstatechange", self._on_state)
+        transceiver = pc.addTransceiver(self.track, direction="sendrecv")
+        ReceiveTap(transceiver.receiver, self.stream.add)
+        if self.endpoint.datachannel_label:
+            channel = pc.createDataChannel(self.endpoint.datachannel_label)
+            channel.on("message", self._on_message)
+            channel.on("open", lambda: [channel.send(m) for m in self.endpoint.opening_messages()])
+        with loopback_only(is_loopback_url(self.spec.endpoint.url)):
+            await pc.setLocalDescription(await pc.createOffer())
+        answer = await self.endpoint.exchange(pc.localDescription.sdp)
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        except Exception as exc:
+            raise EndpointError(FailureKind.SIGNALLING_ERROR, f"cannot apply the answer SDP: {exc}") from exc
+        sender = transceiver.sender
+        self.send_tap = SendTap(sender.transport, sender._ssrc)
+        self._spawn(self._drain(transceiver.receiver.track))
+        try:
+            await asyncio.wait_for(self.connected.wait(), self.settings.connect_timeout_s)
+            origin = await asyncio.wait_for(asyncio.shield(self.origin), self.settings.connect_timeout_s)
+        except TimeoutError:
+            raise _CallBroken(
+                FailureKind.ICE_FAILED,
+                f"media not connected within {self.settings.connect_timeout_s:g} s "
+                f"(ICE state {pc.iceConnectionState})",
+            ) from None
+        if self.broken.is_set():
+            raise _CallBroken(FailureKind.ICE_FAILED, self.broken_reason)
+        self.player = ScenarioPlayer(self.steps, self.playout, self.activity, self.clock, origin,
+                                     self.settings.player)
+        self._spawn(self._sample_stats())
+
+    async def _play(self) -> None:
+        assert self.player is not None
+        play = asyncio.ensure_future(self.player.run())
+        broken = asyncio.ensure_future(self.broken.wait())
+        try:
+            await asyncio.wait({play, broken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            broken.cancel()
+        if not play.done():
+            play.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await play
+            raise _CallBroken(FailureKind.DROPPED, self.broken_reason)
+        play.result()
+
+    def _on_state(self) -> None:
+        state = self.pc.connectionState
+        if state == "connected" and self.connected_abs is None:
+            self.connected_abs = time.monotonic_ns()
+            self.connected.set()
+        elif state in ("failed", "closed") and not self.broken.is_set():
+            self.broken_reason = f"connection {state} by the endpoint"
+            self.broken.set()
+            self.connected.set()
+
+    def _on_message(self, message: str | bytes) -> None:
+        self.events.extend(self.endpoint.map_message(message, time.monotonic_ns()))
+
+    async def _drain(self, track: Any) -> None:
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                await track.recv()
+
+    async def _sample_stats(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.stats_interval_s)
+            rtt = await self._rtt_ms()
+            s = self.stream.stats()
+            self.transport.append(
+                TransportSample(t_ns=time.monotonic_ns(), packets_received=s.packets,
+                                packets_lost=s.lost, jitter_ms=s.jitter_ms, rtt_ms=rtt)
+            )
+
+    async def _rtt_ms(self) -> float | None:
+        with contextlib.suppress(Exception):
+            report = await self.pc.getStats()
+            for stat in report.values():
+                if getattr(stat, "type", "") == "remote-inbound-rtp" and stat.roundTripTime is not None:
+                    return float(stat.roundTripTime) * 1000.0
+        return None
+
+    async def _hang_up(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        # The hang-up of a broken endpoint must not hang the harness.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.endpoint.close(), 5.0)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.pc.close(), 5.0)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------------ assembly
+
+    def _artifacts(self, started_at: str, failure: Failure | None) -> CallArtifacts:
+        origin = self.origin.result() if self.origin.done() else time.monotonic_ns()
+        caller_audio = self.playout.sent_audio()
+        received, anchors = place_on_call_clock(self.stream, origin)
+        sent = tuple(self._sent(clip, origin) for clip in (self.player.played if self.player else []))
+        final = self.stream.stats()
+        transport = (*self.transport, TransportSample(
+            t_ns=time.monotonic_ns(), packets_received=final.packets, packets_lost=final.lost,
+            jitter_ms=final.jitter_ms, rtt_ms=self.transport[-1].rtt_ms if self.transport else None,
+        ))
+        recording = CallRecording(
+            call_id=self.spec.call_id,
+            scenario_id=self.spec.scenario.id,
+            endpoint=self.spec.endpoint.name,
+            caller=CallerKind.AIORTC,
+            repeat=self.spec.repeat,
+            started_at=started_at,
+            connected_ns=None if self.connected_abs is None else self.connected_abs - origin,
+            duration_ns=max(caller_audio.size, received.size) * 1_000_000_000 // SAMPLE_RATE,
+            received_anchors=anchors,
+            sent=sent,
+            steps=tuple(self.player.logs) if self.player else (),
+            events=tuple(dataclasses.replace(e, t_ns=e.t_ns - origin) for e in self.events),
+            transport=tuple(dataclasses.replace(t, t_ns=t.t_ns - origin) for t in transport),
+            send_timing=_send_timing(self.track.handoff_errors_ns),
+            failure=failure,
+            dialect_info=dict(self.endpoint.info),
+        )
+        return CallArtifacts(recording=recording, caller_audio=caller_audio, received_audio=received)
+
+    def _sent(self, clip: PlayedClip, origin: int) -> SentUtterance:
+        utt = clip.utterance
+
+        def at(sample: int) -> int:
+            absolute = clip.start_sample + sample
+            wire = self.send_tap.wire_ns_of_sample(absolute) if self.send_tap else None
+            return (wire if wire is not None else origin + samples_to_ns(absolute)) - origin
+
+        return SentUtterance(
+            step_index=clip.step_index,
+            kind=clip.kind,
+            utterance_id=utt.id,
+            start_sample=clip.start_sample,
+            start_ns=at(0),
+            speech_start_ns=at(utt.speech_start),
+            speech_end_ns=at(utt.speech_end),
+            voiced_ns=tuple((at(a), at(b)) for a, b in utt.voiced),
+            trigger_ns=None if clip.trigger_ns is None else clip.trigger_ns - origin,
+            agent_onset_ns=None if clip.agent_onset_ns is None else clip.agent_onset_ns - origin,
+        )
+
+
+class _CallBroken(Exception):
+    def __init__(self, kind: FailureKind, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+
+
+def _send_timing(errors_ns: Sequence[int]) -> SendTiming | None:
+    if not errors_ns:
+        return None
+    ms = np.asarray(errors_ns, dtype=np.float64) / 1e6
+    return SendTiming(
+        frames=len(ms),
+        late_frames=int(np.count_nonzero(ms > 5.0)),
+        error_p50_ms=float(np.percentile(ms, 50)),
+        error_p99_ms=float(np.percentile(ms, 99)),
+        error_max_ms=float(ms.max()),
+    )
+
+
+__all__ = ["AiortcCaller", "CallArtifacts", "CallerSettings", "StepKind", "resolve_steps"]

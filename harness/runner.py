@@ -1,0 +1,130 @@
+"""Plan (scenarios x endpoints x callers x repeats) and execute, one stage after another.
+
+Each finished call is written to the run folder at once (recording, audio, results
+lines), so a run killed mid-way keeps every call that finished. Calls never raise: a
+failure is a result with a reason, and the other calls go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from harness.callers.aiortc_caller import AiortcCaller, CallArtifacts
+from harness.corpus.model import Corpus
+from harness.records import (
+    CallerKind,
+    CallResult,
+    CallSpec,
+    EndpointSpec,
+    Failure,
+    FailureKind,
+    Measurement,
+    Scenario,
+)
+from harness.report.run_folder import RunFolder
+from harness.scenario.errors import ScenarioError
+from harness.scoring import CALL_FAILED, score_call
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunPlan:
+    specs: tuple[CallSpec, ...]
+    scenario_errors: tuple[ScenarioError, ...] = ()
+
+
+def plan(
+    scenarios: Sequence[Scenario],
+    endpoints: Sequence[EndpointSpec],
+    callers: Sequence[CallerKind],
+    repeat: int = 1,
+    scenario_errors: Sequence[ScenarioError] = (),
+) -> RunPlan:
+    specs = []
+    for scenario in scenarios:
+        for endpoint in endpoints:
+            for caller in callers:
+                for r in range(repeat):
+                    key = f"{scenario.id}|{endpoint.name}|{caller}|{r}"
+                    digest = hashlib.sha1(key.encode()).hexdigest()[:6]
+                    call_id = f"{scenario.id}-{caller}-r{r}-{digest}"
+                    specs.append(CallSpec(call_id=call_id, scenario=scenario, endpoint=endpoint,
+                                          caller=caller, repeat=r))
+    return RunPlan(specs=tuple(specs), scenario_errors=tuple(scenario_errors))
+
+
+def scenario_error_result(error: ScenarioError) -> CallResult:
+    """A bad scenario file is a failed 'call' so it shows in every report."""
+    name = error.path.stem if error.path is not None else "scenario"
+    failure = Failure(kind=FailureKind.BAD_SCENARIO, reason=str(error))
+    measurement = Measurement(
+        call_id=f"invalid-{name}", scenario=name, endpoint="-", caller=CallerKind.AIORTC, repeat=0,
+        turn=None, metric=CALL_FAILED, value=1.0, unit="bool", passed=False,
+        reason=f"{failure.kind}: {failure.reason}",
+    )
+    return CallResult(spec_call_id=measurement.call_id, scenario=name, endpoint="-",
+                      caller=CallerKind.AIORTC, repeat=0, measurements=(measurement,), failure=failure)
+
+
+CallerFactory = Callable[[CallerKind], "CallRunner"]
+
+
+class CallRunner:
+    """Anything with ``async run(spec) -> CallArtifacts`` (the aiortc or browser caller)."""
+
+    async def run(self, spec: CallSpec) -> CallArtifacts:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+
+def default_callers(corpus: Corpus) -> dict[CallerKind, AiortcCaller]:
+    return {CallerKind.AIORTC: AiortcCaller(corpus)}
+
+
+async def execute(
+    run_plan: RunPlan,
+    corpus: Corpus,
+    folder: RunFolder,
+    *,
+    concurrency: int = 1,
+    callers: dict[CallerKind, AiortcCaller] | None = None,
+    on_result: Callable[[CallResult], None] | None = None,
+) -> list[CallResult]:
+    """Run every planned call; results are on disk as soon as each call ends."""
+    available = callers or default_callers(corpus)
+    results: list[CallResult] = []
+    for error in run_plan.scenario_errors:
+        result = scenario_error_result(error)
+        folder.append_results(result.measurements)
+        results.append(result)
+        if on_result:
+            on_result(result)
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(spec: CallSpec) -> None:
+        async with gate:
+            caller = available.get(spec.caller)
+            if caller is None:
+                result = _unavailable(spec)
+            else:
+                artifacts = await caller.run(spec)
+                folder.write_recording(artifacts.recording, artifacts.caller_audio, artifacts.received_audio)
+                folder.write_scenario(spec.call_id, spec.scenario)
+                result = score_call(artifacts.recording, spec.scenario, artifacts.received_audio)
+            folder.append_results(result.measurements)
+            results.append(result)
+            if on_result:
+                on_result(result)
+
+    await asyncio.gather(*(one(spec) for spec in run_plan.specs))
+    return results
+
+
+def _unavailable(spec: CallSpec) -> CallResult:
+    failure = Failure(kind=FailureKind.CALLER_ERROR, reason=f"caller {spec.caller} is not available")
+    m = Measurement(call_id=spec.call_id, scenario=spec.scenario.id, endpoint=spec.endpoint.name,
+                    caller=spec.caller, repeat=spec.repeat, turn=None, metric=CALL_FAILED, value=1.0,
+                    unit="bool", passed=False, reason=f"{failure.kind}: {failure.reason}")
+    return CallResult(spec_call_id=spec.call_id, scenario=spec.scenario.id, endpoint=spec.endpoint.name,
+                      caller=spec.caller, repeat=spec.repeat, measurements=(m,), failure=failure)

@@ -1,0 +1,54 @@
+"""Recording -> measurements: the pure half of a call, shared by ``run`` and ``rescore``.
+
+Nothing here touches the network or the clock, so a metric fix is applied to an old
+run by re-reading its recordings from disk.
+"""
+
+from __future__ import annotations
+
+from harness.analysis.timeline import build_timeline
+from harness.metrics import measure_all
+from harness.records import (
+    CallRecording,
+    CallResult,
+    Failure,
+    Measurement,
+    Scenario,
+    SegmentationParams,
+)
+from harness.webrtc.audio import Float32Audio
+
+CALL_FAILED = "call_failed"
+"""Metric emitted once per call: 1 when the call failed (reason says why), else 0."""
+
+
+def failure_measurement(recording: CallRecording, failure: Failure | None) -> Measurement:
+    return Measurement(
+        call_id=recording.call_id, scenario=recording.scenario_id, endpoint=recording.endpoint,
+        caller=recording.caller, repeat=recording.repeat, turn=None if failure is None else failure.step_index,
+        metric=CALL_FAILED, value=0.0 if failure is None else 1.0, unit="bool",
+        passed=failure is None,
+        reason=None if failure is None else f"{failure.kind}: {failure.reason}",
+    )
+
+
+def score_call(
+    recording: CallRecording,
+    scenario: Scenario,
+    received: Float32Audio,
+    params: SegmentationParams | None = None,
+) -> CallResult:
+    """Every measurement of one call; a failed call still yields its finished turns."""
+    measurements: list[Measurement] = [failure_measurement(recording, recording.failure)]
+    if received.size and recording.received_anchors:
+        timeline = build_timeline(recording, received, params or SegmentationParams())
+        turns = measure_all(timeline, scenario, recording)
+        if recording.failure is not None:
+            failed_step = recording.failure.step_index
+            turns = tuple(m for m in turns if failed_step is None or m.turn is None or m.turn < failed_step)
+        measurements.extend(turns)
+    return CallResult(
+        spec_call_id=recording.call_id, scenario=recording.scenario_id, endpoint=recording.endpoint,
+        caller=recording.caller, repeat=recording.repeat, measurements=tuple(measurements),
+        failure=recording.failure,
+    )

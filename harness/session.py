@@ -1,0 +1,173 @@
+"""What ``voice-harness run``, ``rescore`` and ``demo`` do, behind the CLI's option parsing.
+
+Loads the inputs (corpus, scenarios, endpoints), plans, executes with a progress bar,
+summarises, and writes the run folder; bad inputs become recorded failures (scenario
+files) or a ``UsageError`` when there is nothing to run at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from harness.corpus.errors import CorpusError
+from harness.corpus.model import Corpus, default_corpus, load_corpus
+from harness.endpoints.config import EndpointConfigError, resolve_endpoint
+from harness.records import CallerKind, CallResult, EndpointSpec, MetricSummary, SegmentationParams
+from harness.report.run_folder import RunFolder, RunInfo, read_results
+from harness.runner import execute, plan
+from harness.scenario.loader import load_all
+from harness.scoring import score_call
+from harness.stats.percentiles import summarize
+
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Nothing can run: the message tells the user what to fix."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunRequest:
+    paths: tuple[Path, ...]
+    endpoints: tuple[str, ...]
+    callers: tuple[str, ...] = ("aiortc",)
+    repeat: int = 1
+    concurrency: int = 1
+    out: Path = Path("reports")
+    endpoints_file: Path | None = None
+    corpus: Path | None = None
+    argv: tuple[str, ...] = ()
+    run_id: str | None = None
+
+
+def _load_corpus(path: Path | None) -> Corpus:
+    try:
+        return load_corpus(path) if path is not None else default_corpus(build=True)
+    except CorpusError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _endpoints(names: Sequence[str], config: Path | None) -> list[EndpointSpec]:
+    if config is None and Path("endpoints.toml").exists():
+        config = Path("endpoints.toml")
+    try:
+        return [resolve_endpoint(name, config) for name in names]
+    except EndpointConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _callers(names: Sequence[str]) -> list[CallerKind]:
+    try:
+        return [CallerKind(n) for n in names]
+    except ValueError:
+        raise UsageError(f"unknown caller in {list(names)}; use aiortc or browser") from None
+
+
+async def run_and_report(request: RunRequest, console: Console) -> int:
+    corpus = _load_corpus(request.corpus)
+    endpoints = _endpoints(request.endpoints, request.endpoints_file)
+    callers = _callers(request.callers)
+    scenarios, errors = load_all(list(request.paths), corpus)
+    if not scenarios and not errors:
+        raise UsageError(f"no scenario files found under {', '.join(map(str, request.paths))}")
+    run_plan = plan(scenarios, endpoints, callers, request.repeat, errors)
+    folder = RunFolder.create(request.out, request.run_id)
+    started = datetime.now(UTC)
+    console.print(f"run folder: {folder.path}")
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=False) as progress:
+        task = progress.add_task("calls", total=len(run_plan.specs) + len(errors))
+
+        def advance(result: CallResult) -> None:
+            mark = "[green]ok[/green]" if result.ok else "[red]FAIL[/red]"
+            progress.console.print(f"  {mark} {result.spec_call_id}"
+                                   + (f"  ({result.failure.reason})" if result.failure else ""))
+            progress.advance(task)
+
+        results = await execute(run_plan, corpus, folder, concurrency=request.concurrency,
+                                on_result=advance)
+    summary = summarize([m for r in results for m in r.measurements], by=("metric", "endpoint", "caller"))
+    info = RunInfo.collect(
+        run_id=folder.run_id, started_at=started, finished_at=datetime.now(UTC),
+        argv=list(request.argv), endpoints=endpoints, callers=callers,
+        scenarios=[s.id for s in scenarios], results=results, summary=summary,
+        segmentation=SegmentationParams(),
+    )
+    folder.write_run_json(info)
+    print_summary(console, summary, results)
+    console.print(f"\nrun folder: [bold]{folder.path}[/bold]")
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURES
+
+
+def print_summary(console: Console, summary: Sequence[MetricSummary], results: Sequence[CallResult]) -> None:
+    table = Table(title="voice-harness summary")
+    for col in ("metric", "group", "n", "p50", "p90", "p95", "p99", "max", "p50 95% CI"):
+        table.add_column(col, justify="right" if col not in ("metric", "group") else "left")
+
+    def fmt(v: float | None) -> str:
+        return "-" if v is None else f"{v:.1f}"
+
+    for s in summary:
+        ci = "-" if s.p50_ci is None else f"{s.p50_ci[0]:.1f}..{s.p50_ci[1]:.1f}"
+        table.add_row(s.metric, s.group, str(s.n), fmt(s.p50), fmt(s.p90), fmt(s.p95), fmt(s.p99),
+                      fmt(s.max), ci)
+    console.print(table)
+    failed = [r for r in results if not r.ok]
+    console.print(f"calls: {len(results)}, ok: {len(results) - len(failed)}, failed: {len(failed)}")
+    for r in failed:
+        why = r.failure.reason if r.failure else "; ".join(
+            f"{m.metric} turn {m.turn}: {m.reason or 'expectation failed'}" for m in r.measurements
+            if m.passed is False)
+        console.print(f"  [red]FAIL[/red] {r.spec_call_id}: {why}")
+
+
+def rescore_run(run_dir: Path, console: Console) -> int:
+    """Re-analyse every saved call of a run and rewrite results.jsonl and the summary."""
+    try:
+        folder = RunFolder.open(run_dir)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UsageError(f"{run_dir} is not a run folder: {exc}") from None
+    results: list[CallResult] = []
+    previous = read_results(run_dir)
+    for call_dir in folder.call_dirs():
+        recording, _caller, received = folder.load_recording(call_dir)
+        scenario = folder.load_scenario(call_dir)
+        results.append(score_call(recording, scenario, received))
+    kept = [m for m in previous if m.call_id.startswith("invalid-")]
+    folder.replace_results([*kept, *(m for r in results for m in r.measurements)])
+    summary = summarize([m for r in results for m in r.measurements], by=("metric", "endpoint", "caller"))
+    folder.update_summary(summary)
+    print_summary(console, summary, results)
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURES
+
+
+async def demo(out: Path, suites: Sequence[Path], console: Console) -> int:
+    """The README's main job: corpus, reference agent, shipped suites, report."""
+    from harness.agent.process import AgentProcess
+
+    t0 = time.monotonic()
+    console.print("building the corpus (cached after the first time) ...")
+    corpus = default_corpus(build=True)
+    console.print(f"corpus: {len(corpus)} items at {corpus.root} ({time.monotonic() - t0:.1f} s)")
+    with AgentProcess(["--delay", "300"]) as agent:
+        console.print(f"reference agent: {agent.url}")
+        request = RunRequest(
+            paths=tuple(suites), endpoints=(f"openai-realtime+{agent.url}",),
+            callers=tuple(_demo_callers()), out=out, argv=("voice-harness", "demo"),
+        )
+        with contextlib.suppress(KeyboardInterrupt):
+            return await run_and_report(request, console)
+    return EXIT_FAILURES
+
+
+def _demo_callers() -> list[str]:
+    return ["aiortc"]

@@ -1,0 +1,33 @@
+"""Audio constants of the WebRTC path and conversions between sample formats."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+SAMPLE_RATE = 48_000
+"""Opus always runs at 48 kHz; the harness's timeline does too."""
+FRAME_SAMPLES = 960
+"""20 ms frames: the packetisation of every WebRTC audio stack we talk to."""
+FRAME_NS = 20_000_000
+OPUS_DELAY_SAMPLES = 312
+"""libopus's algorithmic delay: decoded audio lags the encoded input by this much."""
+OPUS_DELAY_NS = OPUS_DELAY_SAMPLES * 1_000_000_000 // SAMPLE_RATE
+
+Float32Audio = NDArray[np.float32]
+
+
+def to_int16(samples: Float32Audio) -> NDArray[np.int16]:
+    return np.clip(np.round(samples * 32767.0), -32768, 32767).astype(np.int16)
+
+
+def to_float32(samples: NDArray[np.int16]) -> Float32Audio:
+    return (samples.astype(np.float32) / 32768.0).astype(np.float32)
+
+
+def samples_to_ns(samples: int, sample_rate: int = SAMPLE_RATE) -> int:
+    return samples * 1_000_000_000 // sample_rate
+
+
+def ns_to_samples(ns: int, sample_rate: int = SAMPLE_RATE) -> int:
+    return round(ns * sample_rate / 1_000_000_000)

@@ -1,0 +1,138 @@
+"""A paced outgoing audio track and the playout that decides what it says.
+
+aiortc's sender pulls frames as fast as the track returns them, so the track itself
+must keep time: frame n is handed over at origin + n x 20 ms on the call clock, and the
+error of every hand-off is kept (the caller's send-timing figures). What goes into each
+frame comes from a ``Playout``: clips scheduled at exact sample positions, mixed, with
+everything that was actually sent kept so caller.wav is the truth of what left.
+"""
+
+from __future__ import annotations
+
+import fractions
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av import AudioFrame
+
+from harness.clock import Clock, SystemClock
+from harness.webrtc.audio import FRAME_NS, FRAME_SAMPLES, SAMPLE_RATE, Float32Audio, to_int16
+
+_TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
+
+
+@dataclass(slots=True)
+class _Clip:
+    start: int
+    samples: Float32Audio
+    tag: str
+
+    @property
+    def end(self) -> int:
+        return self.start + self.samples.size
+
+
+class Playout:
+    """Clips laid on the outgoing sample timeline; rendered one frame at a time."""
+
+    def __init__(self, record: bool = True) -> None:
+        self._clips: list[_Clip] = []
+        self._rendered = 0
+        self._record = record
+        self._sent: list[Float32Audio] = []
+
+    @property
+    def rendered(self) -> int:
+        """Samples already handed over; the earliest position a new clip can start at."""
+        return self._rendered
+
+    @property
+    def busy_until(self) -> int:
+        return max((c.end for c in self._clips), default=self._rendered)
+
+    def schedule(self, samples: Float32Audio, start: int | None = None, tag: str = "") -> int:
+        """Put a clip at ``start`` (default: the next unsent sample); returns its start."""
+        begin = self._rendered if start is None else max(start, self._rendered)
+        self._clips.append(_Clip(begin, samples.astype(np.float32, copy=False), tag))
+        return begin
+
+    def cut(self, at: int, tag: str | None = None) -> int:
+        """Silence every clip (with ``tag``, if given) from sample ``at`` on; returns the cut."""
+        at = max(at, self._rendered)
+        kept: list[_Clip] = []
+        for clip in self._clips:
+            if tag is not None and clip.tag != tag:
+                kept.append(clip)
+            elif clip.start < at:
+                clip.samples = clip.samples[: at - clip.start]
+                kept.append(clip)
+        self._clips = kept
+        return at
+
+    def is_playing(self, tag: str | None = None) -> bool:
+        return any(c.end > self._rendered and (tag is None or c.tag == tag) for c in self._clips)
+
+    def render(self) -> Float32Audio:
+        start, end = self._rendered, self._rendered + FRAME_SAMPLES
+        frame = np.zeros(FRAME_SAMPLES, dtype=np.float32)
+        for clip in self._clips:
+            lo, hi = max(start, clip.start), min(end, clip.end)
+            if lo < hi:
+                frame[lo - start : hi - start] += clip.samples[lo - clip.start : hi - clip.start]
+        self._clips = [c for c in self._clips if c.end > end]
+        self._rendered = end
+        if self._record:
+            self._sent.append(frame)
+        return frame
+
+    def sent_audio(self) -> Float32Audio:
+        if not self._sent:
+            return np.zeros(0, dtype=np.float32)
+        return np.concatenate(self._sent)
+
+
+class PacedAudioTrack(MediaStreamTrack):  # type: ignore[misc]
+    """Hands one 20 ms frame per slot to aiortc, on the clock, from a ``Playout``."""
+
+    kind = "audio"
+
+    def __init__(
+        self,
+        playout: Playout,
+        clock: Clock | None = None,
+        on_start: Callable[[int], None] | None = None,
+        late_threshold_ns: int = 5_000_000,
+    ) -> None:
+        super().__init__()
+        self.playout = playout
+        self._clock = clock or SystemClock()
+        self._on_start = on_start
+        self._late_threshold_ns = late_threshold_ns
+        self.origin_ns: int | None = None
+        self.handoff_errors_ns: list[int] = []
+        self._frame = 0
+
+    @property
+    def late_frames(self) -> int:
+        return sum(1 for e in self.handoff_errors_ns if e > self._late_threshold_ns)
+
+    async def recv(self) -> AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        n = self._frame
+        if self.origin_ns is None:
+            self.origin_ns = self._clock.monotonic_ns()
+            if self._on_start is not None:
+                self._on_start(self.origin_ns)
+        slot = self.origin_ns + n * FRAME_NS
+        await self._clock.sleep_until(slot)
+        samples = to_int16(self.playout.render())
+        frame = AudioFrame.from_ndarray(samples[None, :], format="s16", layout="mono")
+        frame.sample_rate = SAMPLE_RATE
+        frame.pts = n * FRAME_SAMPLES
+        frame.time_base = _TIME_BASE
+        self.handoff_errors_ns.append(self._clock.monotonic_ns() - slot)
+        self._frame = n + 1
+        return frame

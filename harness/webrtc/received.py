@@ -1,0 +1,183 @@
+"""Received audio placed on the clock at RTP arrival, decoded in arrival order.
+
+aiortc's jitter buffer would add ~80 ms to every onset (and ~280 ms after one loss), so
+the harness decodes the packets itself as they arrive. RTP timestamps give the audio its
+continuity (a gap is silence of the missing length); the packet arrival times, less
+libopus's 312-sample delay, say when each piece of audio reached this peer.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import av
+import numpy as np
+
+from harness.webrtc.audio import OPUS_DELAY_NS, SAMPLE_RATE, Float32Audio, samples_to_ns
+from harness.webrtc.taps import ArrivedPacket
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReceiveStats:
+    packets: int
+    lost: int
+    """Sequence numbers never seen (minus those that arrived late)."""
+    late: int
+    """Packets that arrived after a later one had been decoded (dropped)."""
+    duplicates: int
+    jitter_ms: float
+    """RFC 3550 interarrival jitter."""
+
+
+class ReceivedStream:
+    """Decodes one Opus RTP stream into mono float32 and keeps its arrival anchors.
+
+    Sample index 0 is the first packet's first sample; ``anchors`` holds
+    (sample index, arrival ns less the codec delay) per decoded packet.
+    """
+
+    def __init__(
+        self,
+        on_audio: Callable[[Float32Audio, int, int], None] | None = None,
+        codec_delay_ns: int = OPUS_DELAY_NS,
+    ) -> None:
+        self._decoder = av.CodecContext.create("libopus", "r")
+        self._decoder.format = "s16"
+        self._decoder.layout = "stereo"
+        self._decoder.sample_rate = SAMPLE_RATE
+        self._on_audio = on_audio
+        self._codec_delay_ns = codec_delay_ns
+        self._chunks: list[Float32Audio] = []
+        self._length = 0
+        self._ts0: int | None = None
+        self._last_seq: int | None = None
+        self._seen_seqs: set[int] = set()
+        self.anchors: list[tuple[int, int]] = []
+        self._packets = 0
+        self._late = 0
+        self._duplicates = 0
+        self._expected = 0
+        self._jitter = 0.0
+        self._prev_transit: float | None = None
+
+    @property
+    def length(self) -> int:
+        return self._length
+
+    def add(self, packet: ArrivedPacket) -> None:
+        seq = self._unwrap_seq(packet.seq)
+        if seq in self._seen_seqs:
+            self._duplicates += 1
+            return
+        self._seen_seqs.add(seq)
+        self._packets += 1
+        if self._last_seq is not None and seq < self._last_seq:
+            self._late += 1
+            return
+        if self._ts0 is None:
+            self._ts0 = packet.timestamp
+            self._first_seq = seq
+        self._last_seq = seq
+        self._expected = seq - self._first_seq + 1
+        index = (packet.timestamp - self._ts0) & 0xFFFFFFFF
+        self._update_jitter(packet.arrival_ns, index)
+        decoded = self._decode(packet.payload)
+        if index > self._length:
+            self._append(np.zeros(index - self._length, dtype=np.float32))
+        elif index < self._length:
+            decoded = decoded[self._length - index :]
+            index = self._length
+        if decoded.size == 0:
+            return
+        arrival = packet.arrival_ns - self._codec_delay_ns
+        self.anchors.append((index, arrival))
+        self._append(decoded)
+        if self._on_audio is not None:
+            self._on_audio(decoded, index, arrival)
+
+    def samples(self) -> Float32Audio:
+        if not self._chunks:
+            return np.zeros(0, dtype=np.float32)
+        if len(self._chunks) > 1:
+            self._chunks = [np.concatenate(self._chunks)]
+        return self._chunks[0]
+
+    def stats(self) -> ReceiveStats:
+        lost = max(0, self._expected - (self._packets - self._duplicates))
+        return ReceiveStats(
+            packets=self._packets,
+            lost=lost + self._late,
+            late=self._late,
+            duplicates=self._duplicates,
+            jitter_ms=self._jitter,
+        )
+
+    def _append(self, audio: Float32Audio) -> None:
+        self._chunks.append(audio)
+        self._length += audio.size
+
+    def _decode(self, payload: bytes) -> Float32Audio:
+        try:
+            frames = self._decoder.decode(av.Packet(payload))
+        except av.error.FFmpegError:
+            return np.zeros(0, dtype=np.float32)
+        parts = [f.to_ndarray().reshape(-1, 2).mean(axis=1) for f in frames]
+        if not parts:
+            return np.zeros(0, dtype=np.float32)
+        return (np.concatenate(parts) / 32768.0).astype(np.float32)
+
+    def _unwrap_seq(self, seq: int) -> int:
+        if self._last_seq is None:
+            return seq
+        base = self._last_seq & ~0xFFFF
+        candidate = base | seq
+        if candidate < self._last_seq - 0x8000:
+            candidate += 0x10000
+        elif candidate > self._last_seq + 0x8000:
+            candidate -= 0x10000
+        return candidate
+
+    def _update_jitter(self, arrival_ns: int, index: int) -> None:
+        transit = arrival_ns / 1e6 - index * 1000.0 / SAMPLE_RATE
+        if self._prev_transit is not None:
+            self._jitter += (abs(transit - self._prev_transit) - self._jitter) / 16.0
+        self._prev_transit = transit
+
+
+def place_on_call_clock(
+    stream: ReceivedStream, origin_ns: int
+) -> tuple[Float32Audio, tuple[tuple[int, int], ...]]:
+    """Lay the stream out so sample index ~ call time, with anchors on the call clock.
+
+    The first decoded packet is put at its arrival time; RTP continuity places the
+    rest, and the anchors keep the exact arrival of every packet for the analysis.
+    """
+    audio = stream.samples()
+    if not stream.anchors:
+        return np.zeros(0, dtype=np.float32), ()
+    first_index, first_arrival = stream.anchors[0]
+    lead = round((first_arrival - origin_ns) * SAMPLE_RATE / 1e9) - first_index
+    if lead >= 0:
+        placed = np.concatenate([np.zeros(lead, dtype=np.float32), audio])
+    else:
+        placed = audio[-lead:]
+    anchors = tuple(
+        (index + lead, arrival - origin_ns)
+        for index, arrival in stream.anchors
+        if index + lead >= 0
+    )
+    return placed, anchors
+
+
+__all__ = ["ReceiveStats", "ReceivedStream", "place_on_call_clock", "samples_to_ns", "time_of_sample"]
+
+
+def time_of_sample(anchors: list[tuple[int, int]] | tuple[tuple[int, int], ...], sample: int) -> int:
+    """Arrival time of ``sample``: its packet's anchor plus its offset in the packet."""
+    if not anchors:
+        raise ValueError("no packets arrived")
+    i = bisect.bisect_right(anchors, (sample, 2**63)) - 1
+    index, arrival = anchors[max(i, 0)]
+    return arrival + (sample - index) * 1_000_000_000 // SAMPLE_RATE

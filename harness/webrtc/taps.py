@@ -1,0 +1,172 @@
+"""Taps on aiortc's RTP path: wire times out, arrival times in, an emulated network.
+
+Latency is measured between audio leaving one peer and arriving at the other, so both
+ends need packet-level times that aiortc does not expose: when each RTP packet was
+handed to the socket (``SendTap``) and when each one arrived (``ReceiveTap``). The send
+tap is also where the reference agent's faulty network lives (loss, jitter,
+duplication), so that its ground-truth log records when a packet really left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import struct
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc.rtp import RtpPacket, is_rtcp
+
+from harness.webrtc.audio import FRAME_SAMPLES, SAMPLE_RATE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Impairment:
+    """Faults applied to outgoing media packets, as a bad network would."""
+
+    loss: float = 0.0
+    """Probability that a packet is dropped."""
+    jitter_ms: float = 0.0
+    """Each packet is held for a uniform random 0..jitter_ms, order preserved."""
+    duplicate: float = 0.0
+    """Probability that a packet is sent twice."""
+    seed: int = 0
+
+    @property
+    def active(self) -> bool:
+        return self.loss > 0 or self.jitter_ms > 0 or self.duplicate > 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SentPacket:
+    seq: int
+    timestamp: int
+    """RTP timestamp minus the stream's first one: the sample index of the packet's frame."""
+    wire_ns: int
+    """CLOCK_MONOTONIC when it was handed to the socket (or would have been, if lost)."""
+    lost: bool = False
+
+
+class SendTap:
+    """Records (and optionally impairs) the RTP packets of one outgoing SSRC."""
+
+    def __init__(
+        self,
+        dtls_transport: Any,
+        ssrc: int,
+        impairment: Impairment | None = None,
+        on_packet: Callable[[SentPacket], None] | None = None,
+    ) -> None:
+        self._transport = dtls_transport
+        self._ssrc = ssrc
+        self._impairment = impairment or Impairment()
+        self._rng = random.Random(self._impairment.seed)
+        self._on_packet = on_packet
+        self._original: Callable[[bytes], Awaitable[None]] = dtls_transport._send_rtp
+        self._ts0: int | None = None
+        self._queue: asyncio.Queue[tuple[int, bytes, int, int]] | None = None
+        self._drain_task: asyncio.Task[None] | None = None
+        self._last_release_ns = 0
+        self.packets: list[SentPacket] = []
+        """Every packet of the stream in send order (lost ones included, marked)."""
+        self._by_frame: dict[int, SentPacket] = {}
+        dtls_transport._send_rtp = self._send_rtp
+
+    def wire_ns_of_sample(self, sample: int) -> int | None:
+        """When the frame holding ``sample`` left, plus the sample's offset in the frame."""
+        k, offset = divmod(sample, FRAME_SAMPLES)
+        packet = self._by_frame.get(k)
+        if packet is None:
+            return None
+        return packet.wire_ns + offset * 1_000_000_000 // SAMPLE_RATE
+
+    def close(self) -> None:
+        if self._drain_task is not None:
+            self._drain_task.cancel()
+
+    async def _send_rtp(self, data: bytes) -> None:
+        if is_rtcp(data) or len(data) < 12 or struct.unpack_from("!I", data, 8)[0] != self._ssrc:
+            await self._original(data)
+            return
+        seq, ts = struct.unpack_from("!HI", data, 2)
+        if self._ts0 is None:
+            self._ts0 = ts
+        rel_ts = (ts - self._ts0) & 0xFFFFFFFF
+        imp = self._impairment
+        if not imp.active:
+            self._record(SentPacket(seq=seq, timestamp=rel_ts, wire_ns=time.monotonic_ns()))
+            await self._original(data)
+            return
+        now = time.monotonic_ns()
+        release = max(now + int(self._rng.uniform(0, imp.jitter_ms) * 1e6), self._last_release_ns)
+        self._last_release_ns = release
+        if self._rng.random() < imp.loss:
+            self._record(SentPacket(seq=seq, timestamp=rel_ts, wire_ns=release, lost=True))
+            return
+        copies = 2 if self._rng.random() < imp.duplicate else 1
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+            self._drain_task = asyncio.get_running_loop().create_task(self._drain())
+        for _ in range(copies):
+            self._queue.put_nowait((release, data, seq, rel_ts))
+
+    async def _drain(self) -> None:
+        assert self._queue is not None
+        recorded_seq: int | None = None
+        while True:
+            release, data, seq, rel_ts = await self._queue.get()
+            delay = (release - time.monotonic_ns()) / 1e9
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if seq != recorded_seq:
+                self._record(SentPacket(seq=seq, timestamp=rel_ts, wire_ns=time.monotonic_ns()))
+                recorded_seq = seq
+            try:
+                await self._original(data)
+            except ConnectionError:
+                return
+
+    def _record(self, packet: SentPacket) -> None:
+        self.packets.append(packet)
+        self._by_frame.setdefault(packet.timestamp // FRAME_SAMPLES, packet)
+        if self._on_packet is not None:
+            self._on_packet(packet)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArrivedPacket:
+    seq: int
+    timestamp: int
+    payload: bytes
+    arrival_ns: int
+    """CLOCK_MONOTONIC when the packet reached the receiver (after SRTP, before buffering)."""
+
+
+@dataclass(slots=True)
+class ReceiveTap:
+    """Hands every RTP packet of a receiver to ``on_packet`` at arrival, then to aiortc.
+
+    aiortc still gets the packet so its statistics and RTCP reports stay right; the
+    harness never uses the audio aiortc decodes after its jitter buffer.
+    """
+
+    receiver: Any
+    on_packet: Callable[[ArrivedPacket], None]
+    _original: Callable[..., Awaitable[None]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._original = self.receiver._handle_rtp_packet
+        self.receiver._handle_rtp_packet = self._handle_rtp_packet
+
+    async def _handle_rtp_packet(self, packet: RtpPacket, arrival_time_ms: int) -> None:
+        self.on_packet(
+            ArrivedPacket(
+                seq=packet.sequence_number,
+                timestamp=packet.timestamp,
+                payload=packet.payload,
+                arrival_ns=time.monotonic_ns(),
+            )
+        )
+        await self._original(packet, arrival_time_ms)
