@@ -10,17 +10,30 @@ field name says otherwise; audio positions are sample indices.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar, dataclass_transform
+
+from typing_extensions import TypeAliasType
 
 SCHEMA_VERSION = 1
 """Written into every file the harness produces, so readers can refuse what they do not know."""
 
 JSONScalar = str | int | float | bool | None
-JSONValue = JSONScalar | list["JSONValue"] | dict[str, "JSONValue"]
+JSONValue = TypeAliasType(  # a named alias, so pydantic and mypy can follow the recursion
+    "JSONValue", "JSONScalar | list[JSONValue] | dict[str, JSONValue]"
+)
 
-_record = dataclass(frozen=True, slots=True, kw_only=True)
+_T = TypeVar("_T")
+
+
+@dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(field,))
+def _record(cls: type[_T]) -> type[_T]:
+    """Every record: frozen (stages never mutate each other's output), slotted, keyword-only."""
+    wrap: Callable[[type[_T]], type[_T]] = dataclass(frozen=True, slots=True, kw_only=True)
+    return wrap(cls)
 
 
 class CallerKind(StrEnum):
@@ -271,6 +284,8 @@ class CallRecording:
     sample_rate: int = 48000
     started_at: str = ""
     """Wall-clock ISO time of the call start, for humans only."""
+    origin_monotonic_ns: int | None = None
+    """CLOCK_MONOTONIC of t=0, so host-local ground truth (agent logs) can be compared."""
     connected_ns: int | None = None
     """When media was connected (ICE + DTLS), on the call clock (negative: before t=0)."""
     duration_ns: int = 0
@@ -306,6 +321,11 @@ class SegmentationParams:
     hangover_ms: float = 250.0
     merge_gap_ms: float = 400.0
     """Segments closer than this are one turn."""
+    floor_rise_db_per_s: float = 3.0
+    """How fast the noise floor may rise (it falls at once to a quieter frame); starts at
+    ``absolute_floor_dbfs``, so speech at the first sample is never learnt as noise."""
+    envelope_ms: float = 2.0
+    """Window of the short RMS envelope that refines onsets/ends to the sample."""
 
 
 @_record

@@ -8,27 +8,39 @@ files) or a ``UsageError`` when there is nothing to run at all.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from harness.corpus.defaults import default_corpus
 from harness.corpus.errors import CorpusError
-from harness.corpus.model import Corpus, default_corpus, load_corpus
+from harness.corpus.model import Corpus, load_corpus
 from harness.endpoints.config import EndpointConfigError, resolve_endpoint
 from harness.records import CallerKind, CallResult, EndpointSpec, MetricSummary, SegmentationParams
-from harness.report.run_folder import RunFolder, RunInfo, read_results
+from harness.report.run_folder import (
+    RunFolder,
+    RunFolderError,
+    iter_call_dirs,
+    load_recording,
+    load_scenario,
+    read_results,
+    read_run_info,
+)
+from harness.report.run_info import build_run_info, utc_now_iso
 from harness.runner import execute, plan
 from harness.scenario.loader import load_all
 from harness.scoring import score_call
 from harness.stats.percentiles import summarize
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+SUMMARY_GROUPS = ("metric", "endpoint", "caller")
 
 
 class UsageError(Exception):
@@ -80,8 +92,22 @@ async def run_and_report(request: RunRequest, console: Console) -> int:
     if not scenarios and not errors:
         raise UsageError(f"no scenario files found under {', '.join(map(str, request.paths))}")
     run_plan = plan(scenarios, endpoints, callers, request.repeat, errors)
-    folder = RunFolder.create(request.out, request.run_id)
-    started = datetime.now(UTC)
+    try:
+        folder = RunFolder.create(request.out, request.run_id)
+    except RunFolderError as exc:
+        raise UsageError(str(exc)) from None
+    started = utc_now_iso()
+
+    def info(results: Sequence[CallResult], finished: str | None) -> None:
+        summary = summarize([m for r in results for m in r.measurements], by=SUMMARY_GROUPS)
+        folder.write_run_json(build_run_info(
+            run_id=folder.run_id, started_at=started, finished_at=finished, argv=request.argv,
+            endpoints=endpoints, callers=callers, scenarios=scenarios, repeats=request.repeat,
+            planned=len(run_plan.specs), results=results, summary=summary,
+            segmentation=SegmentationParams(), scenario_errors=len(errors),
+        ))
+
+    info([], None)  # a killed run still leaves a readable run.json
     console.print(f"run folder: {folder.path}")
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=False) as progress:
@@ -95,14 +121,8 @@ async def run_and_report(request: RunRequest, console: Console) -> int:
 
         results = await execute(run_plan, corpus, folder, concurrency=request.concurrency,
                                 on_result=advance)
-    summary = summarize([m for r in results for m in r.measurements], by=("metric", "endpoint", "caller"))
-    info = RunInfo.collect(
-        run_id=folder.run_id, started_at=started, finished_at=datetime.now(UTC),
-        argv=list(request.argv), endpoints=endpoints, callers=callers,
-        scenarios=[s.id for s in scenarios], results=results, summary=summary,
-        segmentation=SegmentationParams(),
-    )
-    folder.write_run_json(info)
+    info(results, utc_now_iso())
+    summary = summarize([m for r in results for m in r.measurements], by=SUMMARY_GROUPS)
     print_summary(console, summary, results)
     console.print(f"\nrun folder: [bold]{folder.path}[/bold]")
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURES
@@ -134,18 +154,18 @@ def rescore_run(run_dir: Path, console: Console) -> int:
     """Re-analyse every saved call of a run and rewrite results.jsonl and the summary."""
     try:
         folder = RunFolder.open(run_dir)
-    except (FileNotFoundError, ValueError) as exc:
+        previous_info = read_run_info(run_dir)
+    except (RunFolderError, OSError, ValueError) as exc:
         raise UsageError(f"{run_dir} is not a run folder: {exc}") from None
     results: list[CallResult] = []
-    previous = read_results(run_dir)
-    for call_dir in folder.call_dirs():
-        recording, _caller, received = folder.load_recording(call_dir)
-        scenario = folder.load_scenario(call_dir)
-        results.append(score_call(recording, scenario, received))
-    kept = [m for m in previous if m.call_id.startswith("invalid-")]
+    for call_dir in iter_call_dirs(run_dir):
+        recording, _caller, received = load_recording(call_dir, dtype="float32")
+        audio = np.asarray(received, dtype=np.float32)
+        results.append(score_call(recording, load_scenario(call_dir), audio))
+    kept = [m for m in read_results(run_dir) if m.call_id.startswith("invalid-")]
     folder.replace_results([*kept, *(m for r in results for m in r.measurements)])
-    summary = summarize([m for r in results for m in r.measurements], by=("metric", "endpoint", "caller"))
-    folder.update_summary(summary)
+    summary = summarize([m for r in results for m in r.measurements], by=SUMMARY_GROUPS)
+    folder.write_run_json(dataclasses.replace(previous_info, summary=tuple(summary)))
     print_summary(console, summary, results)
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURES
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -49,3 +50,41 @@ def read_truth(path: Path) -> list[dict[str, JSONValue]]:
         if isinstance(obj, dict):
             rows.append(obj)
     return rows
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TruthTurn:
+    """One caller turn as the agent saw and answered it (absolute monotonic ns)."""
+
+    call_id: str
+    turn: int
+    speech_end_ns: int
+    decided_ns: int
+    delay_ms: float
+    endpointing_ms: float
+    onset_ns: int | None
+    """When the first answer sample left the agent's (emulated) network; None if never."""
+
+    @property
+    def latency_ms(self) -> float | None:
+        return None if self.onset_ns is None else (self.onset_ns - self.speech_end_ns) / 1e6
+
+
+def truth_turns(path: Path, call_id: str | None = None) -> list[TruthTurn]:
+    """The agent's turns joined with their answer onsets, optionally for one call."""
+    rows = read_truth(path)
+    onsets = {
+        (str(r["call_id"]), int(r["turn"])): int(r["onset_ns"])  # type: ignore[arg-type]
+        for r in rows if r.get("kind") == "answer_onset"
+    }
+    turns = []
+    for r in rows:
+        if r.get("kind") != "turn" or (call_id is not None and r["call_id"] != call_id):
+            continue
+        key = (str(r["call_id"]), int(r["turn"]))  # type: ignore[arg-type]
+        turns.append(TruthTurn(
+            call_id=key[0], turn=key[1], speech_end_ns=int(r["speech_end_ns"]),  # type: ignore[arg-type]
+            decided_ns=int(r["decided_ns"]), delay_ms=float(r["delay_ms"]),  # type: ignore[arg-type]
+            endpointing_ms=float(r["endpointing_ms"]), onset_ns=onsets.get(key),  # type: ignore[arg-type]
+        ))
+    return turns

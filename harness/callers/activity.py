@@ -8,6 +8,7 @@ times only steer the call; every reported number comes from the offline analysis
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from harness.analysis.live import LiveSpeechDetector
 from harness.records import SegmentationParams
@@ -38,10 +39,8 @@ class AgentActivity:
 
     async def wait_change(self, timeout_s: float) -> None:
         self._changed.clear()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._changed.wait(), timeout=max(0.0, timeout_s))
-        except TimeoutError:
-            pass
 
     def onset_after(self, t_ns: int) -> int | None:
         return next((t for t in self.onsets if t > t_ns), None)

@@ -26,7 +26,8 @@ from aiortc.mediastreams import MediaStreamError
 from harness.callers.activity import AgentActivity
 from harness.callers.script import PlayedClip, PlayerSettings, ResolvedStep, ScenarioPlayer
 from harness.clock import SystemClock
-from harness.corpus.model import Corpus, MissingCorpusItem, load_audio
+from harness.corpus.errors import CorpusError
+from harness.corpus.model import Corpus, load_audio
 from harness.endpoints.base import EndpointError, WebRTCEndpoint
 from harness.endpoints.registry import open_endpoint
 from harness.records import (
@@ -68,13 +69,13 @@ class CallerSettings:
 
 
 def resolve_steps(spec: CallSpec, corpus: Corpus) -> list[ResolvedStep]:
-    """Load every utterance the scenario needs; raises ``MissingCorpusItem`` first."""
+    """Load every utterance the scenario needs, before any network: raises ``CorpusError``."""
     resolved = []
     for step in spec.scenario.steps:
         utt = corpus.get(step.utterance) if step.utterance else None
         audio = load_audio(utt) if utt is not None else None
         if utt is not None and utt.sample_rate != SAMPLE_RATE:
-            raise MissingCorpusItem(f"{utt.id}: corpus audio must be {SAMPLE_RATE} Hz, is {utt.sample_rate}")
+            raise CorpusError(f"{utt.id}: corpus audio must be {SAMPLE_RATE} Hz, is {utt.sample_rate}")
         resolved.append(
             ResolvedStep(
                 index=step.index, kind=step.kind, utterance=utt, audio=audio,
@@ -96,9 +97,8 @@ class AiortcCaller:
         started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
         try:
             steps = resolve_steps(spec, self.corpus)
-        except (MissingCorpusItem, OSError) as exc:
-            reason = exc.args[0] if exc.args else str(exc)
-            return _failed(spec, started_at, Failure(kind=FailureKind.MISSING_CORPUS_ITEM, reason=str(reason)))
+        except (CorpusError, OSError) as exc:
+            return _failed(spec, started_at, Failure(kind=FailureKind.MISSING_CORPUS_ITEM, reason=str(exc)))
         call = _Call(spec, steps, self.settings, open_endpoint(spec.endpoint, timeout_s=self.settings.signalling_timeout_s))
         return await call.run(started_at)
 
@@ -172,7 +172,7 @@ class _Call:
         if self.endpoint.datachannel_label:
             channel = pc.createDataChannel(self.endpoint.datachannel_label)
             channel.on("message", self._on_message)
-            channel.on("open", lambda: [channel.send(m) for m in self.endpoint.opening_messages()])
+            channel.on("open", lambda: self._send_opening(channel))
         with loopback_only(is_loopback_url(self.spec.endpoint.url)):
             await pc.setLocalDescription(await pc.createOffer())
         answer = await self.endpoint.exchange(pc.localDescription.sdp)
@@ -222,6 +222,10 @@ class _Call:
             self.broken_reason = f"connection {state} by the endpoint"
             self.broken.set()
             self.connected.set()
+
+    def _send_opening(self, channel: Any) -> None:
+        for message in self.endpoint.opening_messages():
+            channel.send(message)
 
     def _on_message(self, message: str | bytes) -> None:
         self.events.extend(self.endpoint.map_message(message, time.monotonic_ns()))
@@ -282,6 +286,7 @@ class _Call:
             caller=CallerKind.AIORTC,
             repeat=self.spec.repeat,
             started_at=started_at,
+            origin_monotonic_ns=origin if self.origin.done() else None,
             connected_ns=None if self.connected_abs is None else self.connected_abs - origin,
             duration_ns=max(caller_audio.size, received.size) * 1_000_000_000 // SAMPLE_RATE,
             received_anchors=anchors,

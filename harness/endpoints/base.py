@@ -50,7 +50,7 @@ class WebRTCEndpoint(ABC):
         """Translate one data-channel message; malformed input becomes an ERROR event."""
         return []
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - an optional hook, not abstract
         """Hang up at the signalling level (DELETE for WHIP, nothing for others)."""
 
 

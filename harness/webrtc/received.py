@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import av
 import numpy as np
 
-from harness.webrtc.audio import OPUS_DELAY_NS, SAMPLE_RATE, Float32Audio, samples_to_ns
+from harness.webrtc.audio import OPUS_DELAY_NS, SAMPLE_RATE, Float32Audio, samples_to_ns, to_float32
 from harness.webrtc.taps import ArrivedPacket
 
 
@@ -45,7 +45,7 @@ class ReceivedStream:
     ) -> None:
         self._decoder = av.CodecContext.create("libopus", "r")
         self._decoder.format = "s16"
-        self._decoder.layout = "stereo"
+        self._decoder.layout = "mono"
         self._decoder.sample_rate = SAMPLE_RATE
         self._on_audio = on_audio
         self._codec_delay_ns = codec_delay_ns
@@ -123,10 +123,10 @@ class ReceivedStream:
             frames = self._decoder.decode(av.Packet(payload))
         except av.error.FFmpegError:
             return np.zeros(0, dtype=np.float32)
-        parts = [f.to_ndarray().reshape(-1, 2).mean(axis=1) for f in frames]
+        parts = [f.to_ndarray().reshape(-1) for f in frames]
         if not parts:
             return np.zeros(0, dtype=np.float32)
-        return (np.concatenate(parts) / 32768.0).astype(np.float32)
+        return to_float32(np.concatenate(parts).astype(np.int16))
 
     def _unwrap_seq(self, seq: int) -> int:
         if self._last_seq is None:

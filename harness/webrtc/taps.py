@@ -14,9 +14,10 @@ import random
 import struct
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import RtpPacket, is_rtcp
 
 from harness.webrtc.audio import FRAME_SAMPLES, SAMPLE_RATE
@@ -144,21 +145,24 @@ class ArrivedPacket:
     """CLOCK_MONOTONIC when the packet reached the receiver (after SRTP, before buffering)."""
 
 
-@dataclass(slots=True)
 class ReceiveTap:
-    """Hands every RTP packet of a receiver to ``on_packet`` at arrival, then to aiortc.
+    """Hands every RTP packet of a receiver to ``on_packet`` at arrival.
 
-    aiortc still gets the packet so its statistics and RTCP reports stay right; the
-    harness never uses the audio aiortc decodes after its jitter buffer.
+    aiortc would also jitter-buffer and decode every packet in a thread of its own,
+    work the harness never uses and which, at a few calls per process, starves the
+    event loop of the GIL. So aiortc only gets the packet's statistics (which feed its
+    RTCP receiver reports and ``getStats``), unless ``forward`` asks for the full path.
     """
 
-    receiver: Any
-    on_packet: Callable[[ArrivedPacket], None]
-    _original: Callable[..., Awaitable[None]] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._original = self.receiver._handle_rtp_packet
-        self.receiver._handle_rtp_packet = self._handle_rtp_packet
+    def __init__(
+        self, receiver: Any, on_packet: Callable[[ArrivedPacket], None], *, forward: bool = False
+    ) -> None:
+        self.receiver = receiver
+        self.on_packet = on_packet
+        self._original: Callable[..., Awaitable[None]] = receiver._handle_rtp_packet
+        self._streams: dict[int, Any] | None = getattr(receiver, "_RTCRtpReceiver__remote_streams", None)
+        self._forward = forward or self._streams is None
+        receiver._handle_rtp_packet = self._handle_rtp_packet
 
     async def _handle_rtp_packet(self, packet: RtpPacket, arrival_time_ms: int) -> None:
         self.on_packet(
@@ -169,4 +173,11 @@ class ReceiveTap:
                 arrival_ns=time.monotonic_ns(),
             )
         )
-        await self._original(packet, arrival_time_ms)
+        if self._forward:
+            await self._original(packet, arrival_time_ms)
+            return
+        assert self._streams is not None
+        stream = self._streams.get(packet.ssrc)
+        if stream is None:
+            stream = self._streams[packet.ssrc] = StreamStatistics(SAMPLE_RATE)
+        stream.add(packet)

@@ -1,0 +1,326 @@
+"""The page's evidence -> a ``CallRecording`` laid out exactly like the aiortc caller's.
+
+Pure: no browser, no network, no clock reads; the caller hands in what the page
+reported and the clock mappings. Three audio timelines come out:
+
+- **sent** (caller.wav): the clips placed where they were found in the Opus frames
+  the page sent (``browser_align``); sample ``n`` is RTP sample ``n`` of the outgoing
+  stream and t=0 is when its first frame was sent.
+- **received** (received.wav + ``received_anchors``): the Opus frames tapped at
+  packet arrival, before Chromium's jitter buffer, decoded here and placed at their
+  arrival times — the network edge, the same thing the aiortc caller records, so every
+  metric reads it unchanged.
+- **heard** (``heard_anchors``): what the page's audio graph got after the jitter
+  buffer and playout, placed at the time the AudioContext output it; the difference
+  to the network edge is the latency Chromium's receive path adds for a listener.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from harness.callers.browser_align import MIN_QUALITY, locate_clip
+from harness.callers.browser_session import EncodedFrame, HeardBlock, PageEvidence
+from harness.callers.clock_sync import ClockMapping, ContextClock
+from harness.callers.script import ResolvedStep
+from harness.endpoints.base import WebRTCEndpoint
+from harness.records import (
+    EndpointEvent,
+    JSONValue,
+    SendTiming,
+    SentUtterance,
+    StepKind,
+    StepLog,
+    TransportSample,
+)
+from harness.webrtc.audio import FRAME_SAMPLES, SAMPLE_RATE, Float32Audio, samples_to_ns
+from harness.webrtc.received import ReceivedStream, place_on_call_clock, time_of_sample
+from harness.webrtc.taps import ArrivedPacket
+
+FIRST_CLIP_WINDOW_MS = 600.0
+"""Search range for the first clip, whose path delay is not yet known."""
+NEXT_CLIP_WINDOW_MS = 120.0
+"""Search range around the delay the earlier clips showed."""
+
+Anchors = tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Clocks:
+    page: ClockMapping
+    """performance.now() -> CLOCK_MONOTONIC."""
+    context: ContextClock | None
+    """AudioContext time -> performance.now() (output time); None if never sampled."""
+
+    def page_ns(self, page_ms: float) -> int:
+        return self.page.to_monotonic(page_ms)
+
+    def context_ns(self, frame: float, sample_rate: int = SAMPLE_RATE) -> int | None:
+        if self.context is None:
+            return None
+        return self.page.to_monotonic(self.context.to_page_ms(frame / sample_rate))
+
+
+def decode_frames(frames: Sequence[EncodedFrame], clocks: Clocks, *, codec_delay: bool) -> ReceivedStream:
+    """Decode tapped Opus frames in the order seen, anchored at their page times."""
+    stream = ReceivedStream() if codec_delay else ReceivedStream(codec_delay_ns=0)
+    for f in frames:
+        stream.add(ArrivedPacket(seq=f.seq, timestamp=f.rtp_ts, payload=f.payload,
+                                 arrival_ns=clocks.page_ns(f.t_ms)))
+    return stream
+
+
+def heard_on_clock(
+    blocks: Sequence[HeardBlock], clocks: Clocks, origin_ns: int
+) -> tuple[Float32Audio, Anchors]:
+    """The heard audio, with index ~ call time, and one anchor per recorded block."""
+    if not blocks or clocks.context is None:
+        return np.zeros(0, dtype=np.float32), ()
+    first = blocks[0].start_frame
+    end = max(b.start_frame + b.samples.size for b in blocks)
+    audio = np.zeros(end - first, dtype=np.float32)
+    anchors: list[tuple[int, int]] = []
+    for b in sorted(blocks, key=lambda b: b.start_frame):
+        i = b.start_frame - first
+        audio[i : i + b.samples.size] = b.samples
+        t = clocks.context_ns(b.start_frame)
+        assert t is not None
+        anchors.append((i, t - origin_ns))
+    lead = round(anchors[0][1] * SAMPLE_RATE / 1e9) - anchors[0][0]
+    placed = np.concatenate([np.zeros(lead, dtype=np.float32), audio]) if lead >= 0 else audio[-lead:]
+    return placed, tuple((i + lead, t) for i, t in anchors if i + lead >= 0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlacedClip:
+    sent: SentUtterance
+    position: int
+    """Encoder-input sample index of the clip's first sample (= index in caller.wav)."""
+    quality: float
+    scheduled_ns: int | None
+    """When the page scheduled its first sample to be output (AudioContext clock)."""
+    late_ms: float
+    """How far the page was behind when it scheduled the clip (0 when on time)."""
+
+
+def place_clips(
+    played: Sequence[dict[str, Any]],
+    steps: Sequence[ResolvedStep],
+    sent_stream: ReceivedStream,
+    clocks: Clocks,
+    origin_ns: int,
+) -> list[PlacedClip]:
+    """Find every played clip in the sent audio and time it at the network edge."""
+    by_index = {s.index: s for s in steps}
+    sent_audio = sent_stream.samples()
+    anchors = sent_stream.anchors
+    placed: list[PlacedClip] = []
+    offsets: list[int] = []
+    for msg in played:
+        step = by_index.get(int(msg.get("step", -1)))
+        if step is None or step.utterance is None or step.audio is None or not anchors:
+            continue
+        start_frame = int(msg.get("start_frame", 0))
+        scheduled = clocks.context_ns(start_frame)
+        found = None
+        if offsets:
+            predicted = start_frame - int(statistics.median(offsets))
+            found = locate_clip(sent_audio, step.audio, predicted, _samples(NEXT_CLIP_WINDOW_MS))
+        if (found is None or found.quality < MIN_QUALITY) and scheduled is not None:
+            predicted = _index_at(anchors, scheduled)
+            wide = locate_clip(sent_audio, step.audio, predicted, _samples(FIRST_CLIP_WINDOW_MS))
+            if wide is not None and (found is None or wide.quality > found.quality):
+                found = wide
+        if found is None:
+            continue
+        if found.quality >= MIN_QUALITY:
+            offsets.append(start_frame - found.position)
+        utt = step.utterance
+
+        def at(sample: int, base: int = found.position) -> int:
+            return time_of_sample(anchors, base + sample) - origin_ns
+
+        called = float(msg.get("called_frame", start_frame))
+        trigger = msg.get("trigger_frame")
+        onset = msg.get("onset_frame")
+        sent = SentUtterance(
+            step_index=step.index,
+            kind=step.kind,
+            utterance_id=utt.id,
+            start_sample=found.position,
+            start_ns=at(0),
+            speech_start_ns=at(utt.speech_start),
+            speech_end_ns=at(utt.speech_end),
+            voiced_ns=tuple((at(a), at(b)) for a, b in utt.voiced),
+            trigger_ns=_frame_ns(clocks, trigger, origin_ns),
+            agent_onset_ns=_frame_ns(clocks, onset, origin_ns),
+        )
+        placed.append(PlacedClip(
+            sent=sent, position=found.position, quality=found.quality,
+            scheduled_ns=None if scheduled is None else scheduled - origin_ns,
+            late_ms=max(0.0, (called - start_frame) * 1000.0 / SAMPLE_RATE),
+        ))
+    return placed
+
+
+def _samples(ms: float) -> int:
+    return round(ms * SAMPLE_RATE / 1000.0)
+
+
+def _frame_ns(clocks: Clocks, frame: object, origin_ns: int) -> int | None:
+    if not isinstance(frame, (int, float)):
+        return None
+    t = clocks.context_ns(float(frame))
+    return None if t is None else t - origin_ns
+
+
+def _index_at(anchors: Sequence[tuple[int, int]], t_ns: int) -> int:
+    """The sent-stream sample that left at ``t_ns`` (by the nearest frame's send time)."""
+    arr = np.asarray(anchors, dtype=np.int64)
+    k = int(np.argmin(np.abs(arr[:, 1] - t_ns)))
+    return int(arr[k, 0] + (t_ns - arr[k, 1]) * SAMPLE_RATE // 1_000_000_000)
+
+
+def caller_audio(placed: Sequence[PlacedClip], steps: Sequence[ResolvedStep], length: int) -> Float32Audio:
+    """What the page put into the encoder, rebuilt exactly from the clips and positions."""
+    audio_of = {s.index: s.audio for s in steps}
+    ends = [p.position + (audio_of[p.sent.step_index].size if audio_of.get(p.sent.step_index) is not None
+                          else 0) for p in placed]
+    out = np.zeros(max([length, *ends]), dtype=np.float32)
+    for p in placed:
+        clip = audio_of.get(p.sent.step_index)
+        if clip is None:
+            continue
+        lo = max(0, p.position)
+        out[lo : p.position + clip.size] += clip[lo - p.position :]
+    return out
+
+
+def transport_samples(stats: Sequence[dict[str, Any]], clocks: Clocks, origin_ns: int) -> tuple[TransportSample, ...]:
+    """getStats readings; ``jitter_buffer_ms`` is the mean over the interval since the last one."""
+    out = []
+    prev_delay = prev_count = 0.0
+    for s in stats:
+        if "packetsReceived" not in s or not isinstance(s.get("perf"), (int, float)):
+            continue
+        delay = float(s.get("jitterBufferDelay", 0.0))
+        count = float(s.get("jitterBufferEmittedCount", 0.0))
+        jb = (delay - prev_delay) / (count - prev_count) * 1000.0 if count > prev_count else None
+        prev_delay, prev_count = delay, count
+        rtt = s.get("remoteRtt", s.get("pairRtt"))
+        out.append(TransportSample(
+            t_ns=clocks.page_ns(float(s["perf"])) - origin_ns,
+            packets_received=int(s["packetsReceived"]),
+            packets_lost=max(0, int(s.get("packetsLost", 0))),
+            jitter_ms=float(s["jitter"]) * 1000.0 if "jitter" in s else None,
+            rtt_ms=float(rtt) * 1000.0 if isinstance(rtt, (int, float)) else None,
+            concealed_samples=int(s["concealedSamples"]) if "concealedSamples" in s else None,
+            jitter_buffer_ms=jb,
+        ))
+    return tuple(out)
+
+
+def mean_jitter_buffer_ms(stats: Sequence[dict[str, Any]]) -> float | None:
+    """Chromium's average jitter-buffer delay over the whole call (the last cumulative reading)."""
+    for s in reversed(stats):
+        count = float(s.get("jitterBufferEmittedCount", 0.0))
+        if count > 0:
+            return float(s.get("jitterBufferDelay", 0.0)) / count * 1000.0
+    return None
+
+
+def send_timing(frames: Sequence[EncodedFrame], clocks: Clocks) -> SendTiming | None:
+    """How evenly frames left: each frame's send time against a 20 ms grid fitted to the earliest."""
+    if not frames:
+        return None
+    ts0 = frames[0].rtp_ts
+    slots = np.asarray([((f.rtp_ts - ts0) & 0xFFFFFFFF) / FRAME_SAMPLES for f in frames], dtype=np.float64)
+    wire = np.asarray([clocks.page_ns(f.t_ms) for f in frames], dtype=np.float64)
+    err = wire - slots * 20e6
+    ms = (err - err.min()) / 1e6
+    return SendTiming(
+        frames=len(frames),
+        late_frames=int(np.count_nonzero(ms > 5.0)),
+        error_p50_ms=float(np.percentile(ms, 50)),
+        error_p99_ms=float(np.percentile(ms, 99)),
+        error_max_ms=float(ms.max()),
+    )
+
+
+def step_logs(steps: Sequence[dict[str, Any]], clocks: Clocks, origin_ns: int) -> tuple[StepLog, ...]:
+    out = []
+    for s in steps:
+        try:
+            out.append(StepLog(
+                step_index=int(s["step"]), kind=StepKind(s["kind"]),
+                started_ns=clocks.page_ns(float(s["started"])) - origin_ns,
+                ended_ns=clocks.page_ns(float(s["ended"])) - origin_ns,
+                outcome=str(s["outcome"]),
+            ))
+        except (KeyError, ValueError, TypeError):
+            continue
+    return tuple(out)
+
+
+def endpoint_events(
+    messages: Sequence[dict[str, Any]], endpoint: WebRTCEndpoint, clocks: Clocks, origin_ns: int
+) -> tuple[EndpointEvent, ...]:
+    """Data-channel messages through the dialect adapter, at the page's receive times."""
+    events: list[EndpointEvent] = []
+    for m in messages:
+        if not isinstance(m.get("perf"), (int, float)):
+            continue
+        payload: str | bytes
+        if isinstance(m.get("text"), str):
+            payload = m["text"]
+        elif isinstance(m.get("b64"), str):
+            payload = base64.b64decode(m["b64"])
+        else:
+            continue
+        t = clocks.page_ns(float(m["perf"]))
+        events.extend(dataclasses.replace(e, t_ns=e.t_ns - origin_ns) for e in endpoint.map_message(payload, t))
+    return tuple(events)
+
+
+def clip_report(placed: Sequence[PlacedClip]) -> list[JSONValue]:
+    """Per clip: how well it was found and how its send time relates to its schedule."""
+    out: list[JSONValue] = []
+    for p in placed:
+        path = None if p.scheduled_ns is None else (p.sent.start_ns - p.scheduled_ns) / 1e6
+        out.append({
+            "step": p.sent.step_index,
+            "position": p.position,
+            "match": round(p.quality, 4),
+            "sent_minus_scheduled_ms": None if path is None else round(path, 3),
+            "late_schedule_ms": round(p.late_ms, 3),
+        })
+    return out
+
+
+def received_on_clock(stream: ReceivedStream, origin_ns: int) -> tuple[Float32Audio, Anchors]:
+    return place_on_call_clock(stream, origin_ns)
+
+
+__all__ = [
+    "Clocks",
+    "PlacedClip",
+    "caller_audio",
+    "clip_report",
+    "decode_frames",
+    "endpoint_events",
+    "heard_on_clock",
+    "mean_jitter_buffer_ms",
+    "place_clips",
+    "received_on_clock",
+    "samples_to_ns",
+    "send_timing",
+    "step_logs",
+    "transport_samples",
+]

@@ -1,0 +1,103 @@
+"""Cache key, cache check and build lock shared by ``build`` and ``import``.
+
+A corpus folder is reused when its manifest records the same input hash (everything
+the audio and its measured bounds depend on) and every WAV still has its recorded
+checksum; anything else — a missing, corrupt or older manifest, an edited WAV — means
+rebuild. The lock keeps parallel test workers from building the same folder at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import importlib.metadata
+import json
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from harness.corpus.audio import sha256_file
+from harness.corpus.bounds import segmentation_params_dict, segmenter_digest
+from harness.corpus.errors import CorpusError
+from harness.corpus.manifest import InputValue
+from harness.corpus.model import Corpus, load_corpus
+
+BUILDER_VERSION = 1
+"""Bump when a change to this package changes the audio or bounds it produces."""
+
+LOCK_NAME = ".corpus.lock"
+
+
+def common_inputs() -> dict[str, InputValue]:
+    """What every corpus folder's contents depend on, whatever its source."""
+    inputs: dict[str, InputValue] = {
+        "builder_version": BUILDER_VERSION,
+        "segmenter_sha256": segmenter_digest(),
+        "numpy": _version("numpy"),
+        "soxr": _version("soxr"),
+        "scipy": _version("scipy"),
+    }
+    for key, value in segmentation_params_dict().items():
+        inputs[f"segmentation.{key}"] = value
+    return inputs
+
+
+def input_hash(inputs: Mapping[str, InputValue]) -> str:
+    return hashlib.sha256(json.dumps(dict(inputs), sort_keys=True).encode()).hexdigest()
+
+
+def cached_corpus(out_dir: Path, expected_hash: str) -> Corpus | None:
+    """The corpus in ``out_dir`` if it was made from the same inputs and is intact."""
+    try:
+        corpus = load_corpus(out_dir)
+    except CorpusError:
+        return None
+    if corpus.input_hash != expected_hash:
+        return None
+    for utt in corpus:
+        try:
+            if sha256_file(utt.wav) != utt.sha256:
+                return None
+        except OSError:
+            return None
+    return corpus
+
+
+@contextmanager
+def build_lock(out_dir: Path) -> Iterator[None]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out_dir / LOCK_NAME, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def remove_stale_audio(audio_dir: Path, keep: set[Path]) -> None:
+    """Delete WAVs a previous build wrote that the new manifest no longer lists."""
+    if not audio_dir.is_dir():
+        return
+    for path in audio_dir.rglob("*.wav"):
+        if path.resolve() not in keep:
+            path.unlink(missing_ok=True)
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "absent"
+
+
+def ensure_writable_dir(out_dir: Path) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CorpusError(f"{out_dir}: output path exists and is not a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CorpusError(
+            f"{out_dir}: cannot create output folder ({exc.strerror or exc})"
+        ) from None

@@ -1,0 +1,350 @@
+"""endpoints.toml -> ``EndpointSpec``, and the rules that keep secrets out of everything.
+
+Endpoints are named in a TOML file so CI, the CLI and reports can say ``openai`` instead
+of a URL and a bag of settings; a one-off endpoint can be given inline as
+``<dialect>+<url>``. Secrets never live in the file: an endpoint names the environment
+variable holding its key (``api_key_env``), and ``SecretRedactor`` scrubs key values
+and anything shaped like a credential from every string the harness writes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
+
+from harness.records import Dialect, EndpointSpec, JSONValue
+
+DEFAULT_CONFIG = Path("endpoints.toml")
+"""Looked up in the working directory when no config file is given."""
+
+ENDPOINTS_FORMAT_VERSION = 1
+
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,119}")
+"""Endpoint names appear in reports and result rows; ``:`` is allowed for ``host:port``."""
+
+ENV_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+SECRET_OPTION = re.compile(r"(?i)(^|_)(api_?key|token|secret|password|authorization)$")
+"""Option names that would put a credential in the file; they must come from the environment."""
+
+
+class EndpointConfigError(Exception):
+    """An endpoint file or reference that cannot be used; the message names file and key."""
+
+
+# ------------------------------------------------------------------------ validation
+
+
+def _check_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError("must be an http:// or https:// URL")
+    if not parts.hostname:
+        raise ValueError("has no host")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(
+            "must not contain credentials; name an environment variable in api_key_env"
+        )
+    try:
+        _ = parts.port
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    return url
+
+
+def _check_env_name(name: str) -> str:
+    if not ENV_NAME_PATTERN.fullmatch(name):
+        # Most likely the key itself was pasted here: never echo the value.
+        raise ValueError(
+            "must be the NAME of an environment variable (letters, digits, '_'), not the key itself"
+        )
+    return name
+
+
+def _check_options(options: dict[str, JsonValue]) -> dict[str, JsonValue]:
+    for key in options:
+        if SECRET_OPTION.search(key):
+            raise ValueError(
+                f"option {key!r} looks like a credential; secrets come from the environment"
+                " (api_key_env), never from endpoints.toml"
+            )
+    return options
+
+
+class _EndpointEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dialect: Dialect
+    url: Annotated[StrictStr, AfterValidator(_check_url)]
+    api_key_env: Annotated[StrictStr, AfterValidator(_check_env_name)] | None = None
+    options: Annotated[dict[str, JsonValue], AfterValidator(_check_options)] = Field(
+        default_factory=dict
+    )
+
+
+class _EndpointsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: (
+        Annotated[StrictInt, Field(ge=ENDPOINTS_FORMAT_VERSION, le=ENDPOINTS_FORMAT_VERSION)] | None
+    ) = None
+    endpoints: dict[str, Any] = Field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_endpoints(path: Path) -> dict[str, EndpointSpec]:
+    """Every endpoint in a TOML file, by name; ``EndpointConfigError`` lists all problems."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EndpointConfigError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EndpointConfigError(f"{path}: cannot read file: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise EndpointConfigError(f"{path}: TOML syntax error: {exc}") from None
+
+    try:
+        top = _EndpointsFile.model_validate(raw)
+    except ValidationError as exc:
+        raise EndpointConfigError(_describe(path, (), exc)) from None
+
+    problems: list[str] = []
+    specs: dict[str, EndpointSpec] = {}
+    for name, entry in top.endpoints.items():
+        if not NAME_PATTERN.fullmatch(name):
+            problems.append(
+                f"{path}: endpoints.{name}: invalid name; use letters, digits, '_', '.', '-', ':'"
+            )
+            continue
+        if not isinstance(entry, dict):
+            problems.append(
+                f"{path}: endpoints.{name}: expected a table ([endpoints.{name}]) with dialect and url"
+            )
+            continue
+        try:
+            parsed = _EndpointEntry.model_validate(entry)
+        except ValidationError as exc:
+            problems.append(_describe(path, ("endpoints", name), exc))
+            continue
+        specs[name] = EndpointSpec(
+            name=name,
+            dialect=parsed.dialect,
+            url=parsed.url,
+            api_key_env=parsed.api_key_env,
+            options=_json_options(parsed.options),
+        )
+    if problems:
+        raise EndpointConfigError("\n".join(problems))
+    if not specs:
+        raise EndpointConfigError(f"{path}: no endpoints defined (add an [endpoints.<name>] table)")
+    return specs
+
+
+def resolve_endpoint(name_or_url: str, config_path: Path | None = None) -> EndpointSpec:
+    """An endpoint by name (from ``config_path``, else ./endpoints.toml) or ``<dialect>+<url>``.
+
+    The inline form (``openai-realtime+http://127.0.0.1:8765``, ``whip+https://host/whip``)
+    needs no file; its name is the URL's ``host:port``.
+    """
+    if "://" in name_or_url:
+        return _from_url_form(name_or_url)
+    path = config_path if config_path is not None else DEFAULT_CONFIG
+    if config_path is None and not path.is_file():
+        raise EndpointConfigError(
+            f"unknown endpoint {name_or_url!r}: it is not <dialect>+<url> "
+            f"(e.g. openai-realtime+http://127.0.0.1:8765) and there is no {DEFAULT_CONFIG} here"
+        )
+    specs = load_endpoints(path)
+    try:
+        return specs[name_or_url]
+    except KeyError:
+        raise EndpointConfigError(
+            f"{path}: no endpoint named {name_or_url!r} (defined: {', '.join(sorted(specs))})"
+        ) from None
+
+
+def _from_url_form(text: str) -> EndpointSpec:
+    scheme_part, _, rest = text.partition("://")
+    dialects = ", ".join(d.value for d in Dialect)
+    if "+" not in scheme_part:
+        raise EndpointConfigError(
+            f"endpoint URL {redact(text)!r} needs a dialect: write <dialect>+{scheme_part}://... "
+            f"(dialects: {dialects})"
+        )
+    dialect_name, _, scheme = scheme_part.partition("+")
+    try:
+        dialect = Dialect(dialect_name)
+    except ValueError:
+        raise EndpointConfigError(
+            f"endpoint URL {redact(text)!r}: unknown dialect {dialect_name!r} (dialects: {dialects})"
+        ) from None
+    url = f"{scheme}://{rest}"
+    try:
+        _check_url(url)
+    except ValueError as exc:
+        raise EndpointConfigError(f"endpoint URL {redact(text)!r}: {exc}") from None
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+    return EndpointSpec(name=f"{host}:{port}", dialect=dialect, url=url)
+
+
+def _json_options(options: Mapping[str, JsonValue]) -> dict[str, JSONValue]:
+    # pydantic's JsonValue and records.JSONValue describe the same values.
+    return dict(options)
+
+
+def _describe(path: Path, base: tuple[str, ...], exc: ValidationError) -> str:
+    """One line per problem: file, dotted TOML key, message; never the offending value.
+
+    Values are left out because a misplaced key is the likeliest thing to be in them
+    (pydantic's messages describe the expected type, not the input).
+    """
+    lines = []
+    for err in exc.errors(include_url=False):
+        key = ".".join(str(p) for p in (*base, *err["loc"]))
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            allowed = ", ".join(
+                _EndpointEntry.model_fields if base else _EndpointsFile.model_fields
+            )
+            message = f"unknown key (allowed: {allowed})"
+            if SECRET_OPTION.search(str(err["loc"][-1])):
+                message += '; secrets come from the environment: set api_key_env = "VAR_NAME"'
+        elif err["type"] == "missing":
+            message = "required key is missing"
+        lines.append(f"{path}: {key or '(top level)'}: {message}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- secrets
+
+
+def api_key(spec: EndpointSpec) -> str | None:
+    """The endpoint's key from its environment variable; ``None`` if it has none or it is unset."""
+    if spec.api_key_env is None:
+        return None
+    return os.environ.get(spec.api_key_env) or None
+
+
+def require_api_key(spec: EndpointSpec) -> str:
+    """Like ``api_key`` for endpoints that cannot work without one: a clear error if unset."""
+    key = api_key(spec)
+    if key is None:
+        if spec.api_key_env is None:
+            raise EndpointConfigError(
+                f"endpoint {spec.name!r} needs an API key: set api_key_env in endpoints.toml"
+            )
+        raise EndpointConfigError(
+            f"endpoint {spec.name!r}: environment variable {spec.api_key_env} is not set"
+        )
+    return key
+
+
+MIN_SECRET_LENGTH = 4
+"""Shorter values are not real credentials, and scrubbing them would mangle every text."""
+
+_CREDENTIAL_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Authorization header values.
+    (
+        re.compile(
+            r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(?:(?:bearer|basic|token|digest)\s+)?"
+            r"[^\s\"',;]+"
+        ),
+        r"\1***",
+    ),
+    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=\-]{8,}"), r"\1 ***"),
+    # OpenAI API keys (sk-..., sk-proj-...) and ephemeral client secrets (ek_...).
+    (re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_\-]{8,}"), "***"),
+    (re.compile(r"(?<![A-Za-z0-9])ek_[A-Za-z0-9_\-]{8,}"), "***"),
+    # Google API keys (Gemini Live).
+    (re.compile(r"(?<![A-Za-z0-9])AIza[0-9A-Za-z_\-]{30,}"), "***"),
+    # JWTs (LiveKit access tokens and most bearer tokens).
+    (re.compile(r"\beyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*"), "***"),
+    # user:password@ in URLs.
+    (re.compile(r"(://)[^/\s:@]+:[^/\s@]+@"), r"\1***@"),
+    # key=value / "key": "value" for credential-like key names (query strings, JSON, logs).
+    (
+        re.compile(
+            r"(?i)((?<![A-Za-z0-9])(?:[a-z]+_)?(?:api[_\-]?key|key|token|secret|password)"
+            r"[\"']?\s*[:=]\s*[\"']?)(?!\*\*\*)[^\s\"'&,;}]+"
+        ),
+        r"\1***",
+    ),
+)
+
+
+class SecretRedactor:
+    """Replaces known secret values and credential-shaped text with ``***``.
+
+    Known values come from the endpoints' environment variables; the shapes catch keys
+    the harness never saw (an ephemeral key echoed in a vendor error, a token in a URL).
+    Use it on every exception text, log line and report string that may hold
+    endpoint-provided text.
+    """
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets: set[str] = set()
+        for secret in secrets:
+            self.add(secret)
+
+    @classmethod
+    def for_endpoints(cls, specs: Iterable[EndpointSpec]) -> SecretRedactor:
+        """A redactor knowing the current keys of these endpoints."""
+        return cls(key for spec in specs if (key := api_key(spec)) is not None)
+
+    def add(self, secret: str | None) -> None:
+        if secret is None or len(secret.strip()) < MIN_SECRET_LENGTH:
+            return
+        for form in (
+            secret,
+            secret.strip(),
+            quote(secret, safe=""),
+            secret.encode("unicode_escape").decode(),
+        ):
+            if len(form) >= MIN_SECRET_LENGTH:
+                self._secrets.add(form)
+
+    def __call__(self, text: str) -> str:
+        return self.redact(text)
+
+    def redact(self, text: str) -> str:
+        # Longest first, so a secret that contains another is replaced whole.
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, "***")
+        for pattern, replacement in _CREDENTIAL_SHAPES:
+            text = pattern.sub(replacement, text)
+        return text
+
+    def redact_obj(self, obj: JSONValue) -> JSONValue:
+        """Every string (keys included) of a JSON-like value, redacted."""
+        if isinstance(obj, str):
+            return self.redact(obj)
+        if isinstance(obj, list):
+            return [self.redact_obj(v) for v in obj]
+        if isinstance(obj, dict):
+            return {self.redact(k): self.redact_obj(v) for k, v in obj.items()}
+        return obj
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with these secret values and anything credential-shaped replaced by ``***``."""
+    return SecretRedactor(secrets).redact(text)

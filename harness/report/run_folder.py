@@ -1,0 +1,365 @@
+"""The run folder on disk: what a run leaves behind, written so that a crash loses little.
+
+Layout (design section 9, the parts written while calls run)::
+
+    <root>/<run_id>/
+      run.json              RunInfo; rewritten atomically (temp file + rename)
+      results.jsonl         one Measurement per line, appended + fsync'd as calls finish
+      calls/<call_id>/
+        caller.wav          what the caller sent, 16-bit mono; sample 0 is t=0
+        received.wav        what arrived, laid out on the same call clock
+        mix.wav             stereo for listening: left = caller, right = agent
+        recording.json      the CallRecording (written last: its presence marks the call complete)
+
+Appends to ``results.jsonl`` take an exclusive ``flock`` and go out as one ``O_APPEND``
+write, so calls finishing in several processes never interleave their lines, and each
+batch is on disk before the function returns: a killed soak keeps every finished call.
+Everything after a recording can be recomputed from this folder (``rescore``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import sys
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Literal, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+import soundfile as sf
+
+from harness.endpoints.config import SecretRedactor
+from harness.records import CallRecording, JSONValue, Measurement, Scenario
+from harness.report.run_info import RunInfo
+from harness.report.serialize import SerializationError, from_json_obj, to_json_obj
+
+if sys.platform != "win32":
+    import fcntl
+
+RUN_JSON = "run.json"
+RESULTS_JSONL = "results.jsonl"
+CALLS_DIR = "calls"
+RECORDING_JSON = "recording.json"
+MIX_WAV = "mix.wav"
+SCENARIO_JSON = "scenario.json"
+"""The scenario as it was run, so ``rescore`` needs no YAML that may have changed since."""
+
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@+=\-]{0,199}")
+"""Run and call ids become folder names: no separators, no leading dot."""
+
+Audio = npt.NDArray[np.float32] | npt.NDArray[np.int16]
+
+T = TypeVar("T")
+
+
+class RunFolderError(Exception):
+    """A run folder, or a file in it, that cannot be written or read as expected."""
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """``2026-11-25T17-30-05_ab12``: sorts by start time (UTC), unique by its random tail."""
+    now = now or datetime.now(UTC)
+    return f"{now.astimezone(UTC):%Y-%m-%dT%H-%M-%S}_{secrets.token_hex(2)}"
+
+
+def _check_name(kind: str, name: str) -> str:
+    if not SAFE_NAME.fullmatch(name) or ".." in name:
+        raise RunFolderError(
+            f"{kind} {name!r} cannot be a folder name: use letters, digits and _ . : @ + = -"
+        )
+    return name
+
+
+class RunFolder:
+    """One run's folder; safe to use from several processes for the same run."""
+
+    def __init__(self, path: Path, *, redactor: SecretRedactor | None = None) -> None:
+        self.path = path
+        self.redactor = redactor
+        """Applied to every string written (endpoint text can echo credentials)."""
+
+    @classmethod
+    def create(
+        cls, root: Path, run_id: str | None = None, *, redactor: SecretRedactor | None = None
+    ) -> RunFolder:
+        """A new, empty run folder under ``root``; an explicit ``run_id`` must not exist yet."""
+        for _ in range(20):
+            rid = _check_name("run id", run_id) if run_id is not None else new_run_id()
+            path = root / rid
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+                path.mkdir()
+            except FileExistsError:
+                if run_id is not None:
+                    raise RunFolderError(f"{path}: run folder already exists") from None
+                continue
+            except OSError as exc:
+                raise RunFolderError(f"{path}: cannot create run folder: {exc}") from None
+            folder = cls(path, redactor=redactor)
+            (path / CALLS_DIR).mkdir()
+            folder.results_path.touch()
+            _fsync_dir(path)
+            return folder
+        raise RunFolderError(f"{root}: could not find a free run id")
+
+    @classmethod
+    def open(cls, path: Path, *, redactor: SecretRedactor | None = None) -> RunFolder:
+        """An existing run folder (to resume, rescore or add results from another process)."""
+        if not path.is_dir():
+            raise RunFolderError(f"{path}: no such run folder")
+        return cls(path, redactor=redactor)
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    @property
+    def results_path(self) -> Path:
+        return self.path / RESULTS_JSONL
+
+    @property
+    def run_json_path(self) -> Path:
+        return self.path / RUN_JSON
+
+    def call_dir(self, call_id: str) -> Path:
+        """The call's folder, created if needed."""
+        path = self.path / CALLS_DIR / _check_name("call id", call_id)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    # ---------------------------------------------------------------- writing
+
+    def write_recording(
+        self, recording: CallRecording, caller_audio: Audio, received_audio: Audio
+    ) -> Path:
+        """Write the call's WAVs and recording.json; return the call folder.
+
+        Both signals must already be on the call clock (sample i is at i / sample_rate
+        seconds of call time), so the stereo mix is a plain zero-pad to equal length.
+        Float audio is taken as [-1, 1] and clipped; int16 is written as is.
+        """
+        call_dir = self.call_dir(recording.call_id)
+        caller = _to_int16(caller_audio, "caller audio")
+        received = _to_int16(received_audio, "received audio")
+        rate = recording.sample_rate
+        caller_name = _check_file_name(recording.caller_wav)
+        received_name = _check_file_name(recording.received_wav)
+
+        mix = np.zeros((max(len(caller), len(received)), 2), dtype=np.int16)
+        mix[: len(caller), 0] = caller
+        mix[: len(received), 1] = received
+        for name, data in ((caller_name, caller), (received_name, received), (MIX_WAV, mix)):
+            with _atomic_file(call_dir / name) as out:
+                sf.write(out, data, rate, format="WAV", subtype="PCM_16")
+        self._write_json(call_dir / RECORDING_JSON, to_json_obj(recording))
+        return call_dir
+
+    def append_results(self, measurements: Iterable[Measurement]) -> int:
+        """Append one line per measurement to results.jsonl, durably; return the line count.
+
+        One locked ``O_APPEND`` write per call keeps a call's lines together and other
+        processes' lines whole; ``fsync`` before returning makes them survive a crash.
+        """
+        lines = [self._json_line(to_json_obj(m)) for m in measurements]
+        if not lines:
+            return 0
+        data = "".join(lines).encode("utf-8")
+        try:
+            fd = os.open(self.results_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise RunFolderError(f"{self.results_path}: cannot open for appending: {exc}") from None
+        try:
+            _lock(fd)
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        except OSError as exc:
+            raise RunFolderError(f"{self.results_path}: cannot append: {exc}") from None
+        finally:
+            os.close(fd)  # also releases the lock
+        return len(lines)
+
+    def write_scenario(self, call_id: str, scenario: Scenario) -> Path:
+        path = self.call_dir(call_id) / SCENARIO_JSON
+        self._write_json(path, to_json_obj(scenario), indent=2)
+        return path
+
+    def replace_results(self, measurements: Iterable[Measurement]) -> int:
+        """Rewrite results.jsonl at once (rescore): readers see the old or the new file."""
+        lines = [self._json_line(to_json_obj(m)) for m in measurements]
+        with _atomic_file(self.results_path) as out:
+            out.write("".join(lines).encode("utf-8"))
+        return len(lines)
+
+    def write_run_json(self, info: RunInfo) -> Path:
+        """Write (or replace) run.json atomically: readers see the old or the new, never half."""
+        self._write_json(self.run_json_path, to_json_obj(info), indent=2)
+        return self.run_json_path
+
+    def read_run_json(self) -> RunInfo:
+        return read_run_info(self.path)
+
+    # --------------------------------------------------------------- helpers
+
+    def _clean(self, obj: dict[str, Any]) -> JSONValue:
+        return self.redactor.redact_obj(obj) if self.redactor is not None else obj
+
+    def _json_line(self, obj: dict[str, Any]) -> str:
+        text = json.dumps(
+            self._clean(obj), ensure_ascii=False, allow_nan=False, separators=(",", ":")
+        )
+        return text + "\n"
+
+    def _write_json(self, path: Path, obj: dict[str, Any], indent: int | None = None) -> None:
+        text = json.dumps(self._clean(obj), ensure_ascii=False, allow_nan=False, indent=indent)
+        with _atomic_file(path) as out:
+            out.write(text.encode("utf-8") + b"\n")
+
+
+# ------------------------------------------------------------------------- reading
+
+
+def read_results(run_dir: Path) -> list[Measurement]:
+    """Every measurement in results.jsonl, in file order.
+
+    An unterminated last line is what a crash mid-append leaves; it is skipped. Any
+    other bad line is an error naming the file and line.
+    """
+    path = run_dir / RESULTS_JSONL
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise RunFolderError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    lines = raw.split(b"\n")
+    torn_tail = lines[-1] != b""
+    out: list[Measurement] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            out.append(from_json_obj(Measurement, json.loads(line)))
+        except (ValueError, SerializationError) as exc:
+            if torn_tail and number == len(lines):
+                break
+            raise RunFolderError(f"{path}:{number}: {exc}") from None
+    return out
+
+
+def read_run_info(run_dir: Path) -> RunInfo:
+    return _read_json_record(run_dir / RUN_JSON, RunInfo)
+
+
+def load_recording(
+    call_dir: Path, dtype: Literal["float32", "int16"] = "float32"
+) -> tuple[CallRecording, Audio, Audio]:
+    """A call folder back in memory: (recording, caller audio, received audio), for rescore."""
+    recording = _read_json_record(call_dir / RECORDING_JSON, CallRecording)
+    caller = _read_wav(
+        call_dir / _check_file_name(recording.caller_wav), recording.sample_rate, dtype
+    )
+    received = _read_wav(
+        call_dir / _check_file_name(recording.received_wav), recording.sample_rate, dtype
+    )
+    return recording, caller, received
+
+
+def load_scenario(call_dir: Path) -> Scenario:
+    return _read_json_record(call_dir / SCENARIO_JSON, Scenario)
+
+
+def iter_call_dirs(run_dir: Path) -> Iterator[Path]:
+    """Call folders with a complete recording (recording.json present), sorted by call id."""
+    calls = run_dir / CALLS_DIR
+    if calls.is_dir():
+        yield from sorted(p for p in calls.iterdir() if (p / RECORDING_JSON).is_file())
+
+
+def _read_json_record(path: Path, cls: type[T]) -> T:
+    try:
+        obj = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise RunFolderError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise RunFolderError(f"{path}: not JSON: {exc}") from None
+    try:
+        return from_json_obj(cls, obj)
+    except SerializationError as exc:
+        raise RunFolderError(f"{path}: {exc}") from None
+
+
+def _read_wav(path: Path, rate: int, dtype: Literal["float32", "int16"]) -> Audio:
+    try:
+        data, file_rate = sf.read(path, dtype=dtype, always_2d=False)
+    except (OSError, RuntimeError, sf.LibsndfileError) as exc:
+        raise RunFolderError(f"{path}: cannot read WAV: {exc}") from None
+    if file_rate != rate:
+        raise RunFolderError(f"{path}: sample rate {file_rate} Hz, recording.json says {rate} Hz")
+    if data.ndim != 1:
+        raise RunFolderError(f"{path}: expected mono, got {data.shape[1]} channels")
+    return data  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------- file helpers
+
+
+def _to_int16(audio: Audio, what: str) -> npt.NDArray[np.int16]:
+    data: npt.NDArray[Any] = np.asarray(audio)
+    if data.ndim == 2 and 1 in data.shape:
+        data = data.reshape(-1)
+    if data.ndim != 1:
+        raise RunFolderError(f"{what}: expected mono samples, got shape {data.shape}")
+    if data.dtype == np.int16:
+        return data.astype(np.int16, copy=False)
+    if not np.issubdtype(data.dtype, np.floating):
+        raise RunFolderError(f"{what}: expected float or int16 samples, got {data.dtype}")
+    scaled = data.astype(np.float64) * 32768.0
+    if not np.all(np.isfinite(scaled)):
+        raise RunFolderError(f"{what}: contains NaN or infinite samples")
+    # Scale by 32768, as soundfile does when reading int16 back as float.
+    return np.clip(np.round(scaled), -32768, 32767).astype(np.int16)
+
+
+def _check_file_name(name: str) -> str:
+    if Path(name).name != name or name.startswith("."):
+        raise RunFolderError(f"{name!r} is not a plain file name")
+    return name
+
+
+@contextlib.contextmanager
+def _atomic_file(path: Path) -> Iterator[IO[bytes]]:
+    """Write to a temporary sibling, fsync, then rename over ``path``."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
+    try:
+        with tmp.open("wb") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename or a new file in ``path`` durable (no-op where directories cannot be opened)."""
+    if sys.platform == "win32":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _lock(fd: int) -> None:
+    if sys.platform != "win32":
+        fcntl.flock(fd, fcntl.LOCK_EX)

@@ -1,0 +1,171 @@
+"""The scenario file format, as pydantic models used only at the YAML edge.
+
+One model per step kind, each with ``extra="forbid"`` and its own expectation model,
+so a field that makes no sense for a kind (``must_not_stop`` on a ``say``) is an
+error instead of a silently ignored line. Numbers and booleans are strict: YAML
+already types them, so a quoted ``"5000"`` or ``1.5`` ms is a mistake worth naming.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from harness.records import StepKind
+
+SCENARIO_FORMAT_VERSION = 1
+"""The ``schema_version`` a scenario file may declare; absent means this one."""
+
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,119}")
+"""Scenario ids and tags name folders and report rows: no spaces or slashes."""
+
+
+def _check_name(name: str) -> str:
+    if not ID_PATTERN.fullmatch(name):
+        raise ValueError(
+            "must start with a letter or digit and contain only letters, digits, '_', '.', '-'"
+            " (at most 120 characters)"
+        )
+    return name
+
+
+def _check_keyword(keyword: str) -> str:
+    if not keyword.strip():
+        raise ValueError("must not be empty")
+    if keyword.startswith("re:"):
+        try:
+            re.compile(keyword[3:])
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression {keyword[3:]!r}: {exc}") from None
+    return keyword
+
+
+PositiveMs = Annotated[StrictInt, Field(gt=0)]
+NonNegativeMs = Annotated[StrictInt, Field(ge=0)]
+PositiveMsFloat = Annotated[StrictFloat, Field(gt=0)]
+Text = Annotated[StrictStr, Field(min_length=1)]
+Keyword = Annotated[StrictStr, AfterValidator(_check_keyword)]
+"""A word or phrase the reply must contain, or ``re:<regex>``."""
+Name = Annotated[StrictStr, AfterValidator(_check_name)]
+"""A scenario id or a tag."""
+
+
+class _Edge(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReplyExpect(_Edge):
+    """What the agent's reply to this step must satisfy."""
+
+    within_ms: PositiveMsFloat | None = None
+    contains: tuple[Keyword, ...] = ()
+    exact: Text | None = None
+    max_wer: Annotated[StrictFloat, Field(ge=0)] | None = None
+
+    @model_validator(mode="after")
+    def _wer_needs_reference(self) -> ReplyExpect:
+        if self.max_wer is not None and self.exact is None:
+            raise ValueError(
+                "max_wer needs 'exact' (the reference text the WER is computed against)"
+            )
+        return self
+
+    def checks_reply(self) -> bool:
+        return bool(self.within_ms is not None or self.contains or self.exact is not None)
+
+
+class BargeInExpect(ReplyExpect):
+    """The agent must stop (``max_stop_ms``); the reply fields judge its answer to the interruption."""
+
+    max_stop_ms: PositiveMsFloat | None = None
+
+
+class BackchannelExpect(_Edge):
+    must_not_stop: StrictBool = False
+
+
+class ListenStep(_Edge):
+    timeout_ms: PositiveMs | None = None
+    expect: ReplyExpect = ReplyExpect()
+
+
+class SilenceStep(_Edge):
+    duration_ms: PositiveMs
+
+
+class _Spoken(_Edge):
+    utterance: Text
+    """Corpus id."""
+    timeout_ms: PositiveMs | None = None
+    await_reply: StrictBool = True
+
+    @field_validator("expect", check_fields=False)
+    @classmethod
+    def _expectations_need_a_reply(cls, expect: object, info: ValidationInfo) -> object:
+        # ``expect`` is declared after ``await_reply``, so its value is known here.
+        checks = isinstance(expect, ReplyExpect) and expect.checks_reply()
+        if checks and info.data.get("await_reply") is False:
+            raise ValueError(
+                "within_ms/contains/exact judge the reply, which is not awaited (await_reply: false)"
+            )
+        return expect
+
+
+class SayStep(_Spoken):
+    expect: ReplyExpect = ReplyExpect()
+
+
+class BargeInStep(_Spoken):
+    after_onset_ms: NonNegativeMs
+    """Start this long after the agent's speech onset."""
+    expect: BargeInExpect = BargeInExpect()
+
+
+class BackchannelStep(_Spoken):
+    after_onset_ms: NonNegativeMs
+    expect: BackchannelExpect = BackchannelExpect()
+
+
+StepModel = ListenStep | SilenceStep | SayStep | BargeInStep | BackchannelStep
+
+STEP_MODELS: dict[StepKind, type[StepModel]] = {
+    StepKind.SAY: SayStep,
+    StepKind.LISTEN: ListenStep,
+    StepKind.SILENCE: SilenceStep,
+    StepKind.BARGE_IN: BargeInStep,
+    StepKind.BACKCHANNEL: BackchannelStep,
+}
+
+SHORT_FORM_FIELD: dict[StepKind, str] = {
+    StepKind.SAY: "utterance",
+    StepKind.BARGE_IN: "utterance",
+    StepKind.BACKCHANNEL: "utterance",
+    StepKind.SILENCE: "duration_ms",
+}
+"""``say: q_weather`` and ``silence: 500`` stand for a mapping with this one field."""
+
+
+class ScenarioFile(_Edge):
+    """The top level of a scenario file; steps are validated one by one afterwards."""
+
+    schema_version: (
+        Annotated[StrictInt, Field(ge=SCENARIO_FORMAT_VERSION, le=SCENARIO_FORMAT_VERSION)] | None
+    ) = None
+    id: Name
+    description: StrictStr = ""
+    tags: tuple[Name, ...] = ()
+    steps: Annotated[list[Any], Field(min_length=1)]

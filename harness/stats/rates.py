@@ -1,0 +1,83 @@
+"""Rates of 0/1 metrics (no_response, later cutoffs and false stops) with a Wilson CI.
+
+A rate is the mean of a 0/1 metric, but "2 of 3" and "200 of 300" deserve different
+confidence; the Wilson interval (``scipy.stats.binomtest``) stays sensible at 0 and 1,
+where a normal approximation collapses to a point.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from scipy import stats
+
+from harness.records import Measurement
+from harness.stats.percentiles import GROUP_FIELDS, group_label
+
+__all__ = ["Rate", "rates"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rate:
+    metric: str
+    group: str
+    """``all`` or ``scenario=<id>`` etc., as in :func:`~harness.stats.percentiles.summarize`."""
+    hits: int
+    """Measurements with value 1."""
+    n: int
+    rate: float | None
+    """``hits / n``; ``None`` when ``n == 0``."""
+    ci: tuple[float, float] | None
+    """Wilson interval at the requested confidence; ``None`` when ``n == 0``."""
+
+
+def rates(
+    measurements: Iterable[Measurement],
+    metric: str,
+    *,
+    by: Sequence[str] = (),
+    confidence_level: float = 0.95,
+) -> tuple[Rate, ...]:
+    """The rate of ``metric`` (values 0/1) per group, sorted by group label.
+
+    ``None``/NaN values are not counted; any other value than 0 or 1 is refused, since
+    it means the metric is not a yes/no one.
+    """
+    unknown = [name for name in by if name not in GROUP_FIELDS]
+    if unknown:
+        raise ValueError(f"rates: cannot group by {unknown}; choose from {list(GROUP_FIELDS)}")
+    counts: dict[str, list[int]] = {}
+    for m in measurements:
+        if m.metric != metric:
+            continue
+        tally = counts.setdefault(group_label(m, by), [0, 0])
+        if m.value is None or math.isnan(m.value):
+            continue
+        if m.value not in (0.0, 1.0):
+            raise ValueError(
+                f"rates: metric {metric!r} has value {m.value} (call {m.call_id}, turn {m.turn}); "
+                "a rate needs 0/1 values"
+            )
+        tally[0] += int(m.value)
+        tally[1] += 1
+    out = []
+    for label, (hits, n) in sorted(counts.items()):
+        if n == 0:
+            out.append(Rate(metric=metric, group=label, hits=0, n=0, rate=None, ci=None))
+            continue
+        ci = stats.binomtest(hits, n).proportion_ci(
+            confidence_level=confidence_level, method="wilson"
+        )
+        out.append(
+            Rate(
+                metric=metric,
+                group=label,
+                hits=hits,
+                n=n,
+                rate=hits / n,
+                ci=(float(ci.low), float(ci.high)),
+            )
+        )
+    return tuple(out)

@@ -1,0 +1,88 @@
+"""Turn latency is right: the caller's measurement recovers the reference agent's truth.
+
+Real WebRTC calls over loopback to reference agents in their own processes. The truth
+is the agent's log on the shared CLOCK_MONOTONIC: when the caller's last voiced sample
+reached it and when the first sample of its answer left its (emulated) network.
+Tolerances (from the issue): median |error| <= 5 ms, max <= 20 ms, >= 10 turns a delay.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import pytest
+from support import local_endpoint, run_calls, say_scenario
+
+from harness.agent.process import AgentProcess
+from harness.agent.truth import TruthTurn, truth_turns
+from harness.callers.aiortc_caller import CallArtifacts
+from harness.corpus.model import Corpus
+from harness.scoring import score_call
+
+pytestmark = [pytest.mark.network, pytest.mark.slow]
+
+DELAYS_MS = (200, 500, 1000)
+QUESTIONS = ("q_time", "q_name", "cmd_play_music", "q_order_status", "cmd_call_mother")
+TURNS = 10
+MEDIAN_TOLERANCE_MS = 5.0
+MAX_TOLERANCE_MS = 20.0
+MATCH_WINDOW_NS = 100_000_000
+"""A measured turn and a truth turn are the same turn when their speech ends are this close."""
+
+
+def _agent_call_id(artifacts: CallArtifacts) -> str:
+    location = str(artifacts.recording.dialect_info["location"])
+    return location.rsplit("/", 1)[-1]
+
+
+def _errors(artifacts: CallArtifacts, truth: list[TruthTurn], corpus: Corpus) -> list[float]:
+    rec = artifacts.recording
+    assert rec.failure is None, rec.failure
+    assert rec.origin_monotonic_ns is not None
+    scenario = say_scenario("latency", [QUESTIONS[i % len(QUESTIONS)] for i in range(TURNS)])
+    result = score_call(rec, scenario, artifacts.received_audio)
+    measured = {m.turn: m.value for m in result.measurements if m.metric == "turn_latency_ms"}
+    errors = []
+    for sent in rec.sent:
+        end_abs = rec.origin_monotonic_ns + sent.speech_end_ns
+        match = [t for t in truth if abs(t.speech_end_ns - end_abs) < MATCH_WINDOW_NS]
+        assert len(match) == 1, f"turn {sent.step_index}: {len(match)} agent turns match"
+        value = measured.get(sent.step_index)
+        assert value is not None and match[0].latency_ms is not None
+        errors.append(value - match[0].latency_ms)
+    return errors
+
+
+def _run_delays(corpus: Corpus, agents: dict[int, AgentProcess]) -> dict[int, list[float]]:
+    scenario = say_scenario("latency", [QUESTIONS[i % len(QUESTIONS)] for i in range(TURNS)])
+    calls = [(scenario, local_endpoint(agent.url, f"delay-{d}")) for d, agent in agents.items()]
+    artifacts = run_calls(corpus, calls)
+    out = {}
+    for (delay, agent), art in zip(agents.items(), artifacts, strict=True):
+        assert agent.truth_log is not None
+        truth = truth_turns(Path(agent.truth_log), _agent_call_id(art))
+        assert len(truth) >= TURNS
+        for t in truth:  # the truth itself is what the knobs say it is
+            assert t.delay_ms == delay
+            assert t.latency_ms is not None
+            assert delay + t.endpointing_ms <= t.latency_ms <= delay + t.endpointing_ms + 250
+        out[delay] = _errors(art, truth, corpus)
+    return out
+
+
+@pytest.mark.parametrize(
+    "impairment",
+    [(), ("--loss", "0.03", "--jitter-ms", "30", "--seed", "7")],
+    ids=["clean", "loss3-jitter30"],
+)
+def test_turn_latency_matches_agent_ground_truth(corpus: Corpus, start_agent, impairment) -> None:  # type: ignore[no-untyped-def]
+    agents = {d: start_agent("--delay", str(d), *impairment) for d in DELAYS_MS}
+    errors = _run_delays(corpus, agents)
+    for delay, errs in errors.items():
+        abs_errs = [abs(e) for e in errs]
+        report = f"delay {delay} ms: errors {[round(e, 1) for e in errs]}"
+        print(report)
+        assert len(errs) >= TURNS, report
+        assert statistics.median(abs_errs) <= MEDIAN_TOLERANCE_MS, report
+        assert max(abs_errs) <= MAX_TOLERANCE_MS, report

@@ -1,0 +1,45 @@
+"""Helpers for tests that make real calls (import as ``from support import ...``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from harness.callers.aiortc_caller import AiortcCaller, CallArtifacts, CallerSettings
+from harness.corpus.model import Corpus
+from harness.records import CallerKind, CallSpec, Dialect, EndpointSpec, Scenario, Step, StepKind
+
+
+def local_endpoint(url: str, name: str = "local-agent") -> EndpointSpec:
+    return EndpointSpec(name=name, dialect=Dialect.OPENAI_REALTIME, url=url)
+
+
+def say_scenario(scenario_id: str, utterances: Sequence[str], **step_fields: object) -> Scenario:
+    steps = tuple(
+        Step(index=i, kind=StepKind.SAY, utterance=u, **step_fields)  # type: ignore[arg-type]
+        for i, u in enumerate(utterances)
+    )
+    return Scenario(id=scenario_id, steps=steps)
+
+
+def run_calls(
+    corpus: Corpus,
+    calls: Sequence[tuple[Scenario, EndpointSpec]],
+    settings: CallerSettings | None = None,
+) -> list[CallArtifacts]:
+    """Run the calls concurrently in one event loop, as the runner does."""
+
+    async def main() -> list[CallArtifacts]:
+        caller = AiortcCaller(corpus, settings)
+        specs = [
+            CallSpec(
+                call_id=f"{scenario.id}-{i}",
+                scenario=scenario,
+                endpoint=endpoint,
+                caller=CallerKind.AIORTC,
+            )
+            for i, (scenario, endpoint) in enumerate(calls)
+        ]
+        return list(await asyncio.gather(*(caller.run(s) for s in specs)))
+
+    return asyncio.run(main())
