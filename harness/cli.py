@@ -42,14 +42,19 @@ def run_command(
     out: Annotated[Path, typer.Option(help="Folder that receives the run folder.")] = Path("reports"),
     endpoints_file: Annotated[Path | None, typer.Option(help="endpoints.toml")] = None,
     corpus: Annotated[Path | None, typer.Option(help="Corpus folder (default: built-in).")] = None,
+    signalling_timeout: Annotated[float, typer.Option(help="Seconds to wait for the SDP answer.")] = 10.0,
+    connect_timeout: Annotated[float, typer.Option(help="Seconds to wait for media to connect.")] = 15.0,
 ) -> None:
     """Run scenarios against endpoints and write a run folder."""
+    from harness.callers.aiortc_caller import CallerSettings
     from harness.session import RunRequest, UsageError, run_and_report
 
     request = RunRequest(
         paths=tuple(paths), endpoints=tuple(endpoint), callers=tuple(caller), repeat=repeat,
         concurrency=concurrency, out=out, endpoints_file=endpoints_file, corpus=corpus,
         argv=tuple(sys.argv),
+        caller_settings=CallerSettings(signalling_timeout_s=signalling_timeout,
+                                       connect_timeout_s=connect_timeout),
     )
     try:
         code = asyncio.run(run_and_report(request, console))

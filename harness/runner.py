@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from harness.callers.aiortc_caller import AiortcCaller, CallArtifacts
+from harness.callers.aiortc_caller import AiortcCaller, CallArtifacts, CallerSettings
 from harness.corpus.model import Corpus
 from harness.records import (
     CallerKind,
@@ -58,7 +58,7 @@ def plan(
 def scenario_error_result(error: ScenarioError) -> CallResult:
     """A bad scenario file is a failed 'call' so it shows in every report."""
     name = error.path.stem if error.path is not None else "scenario"
-    failure = Failure(kind=FailureKind.BAD_SCENARIO, reason=str(error))
+    failure = error.to_failure()
     measurement = Measurement(
         call_id=f"invalid-{name}", scenario=name, endpoint="-", caller=CallerKind.AIORTC, repeat=0,
         turn=None, metric=CALL_FAILED, value=1.0, unit="bool", passed=False,
@@ -78,8 +78,8 @@ class CallRunner:
         raise NotImplementedError
 
 
-def default_callers(corpus: Corpus) -> dict[CallerKind, AiortcCaller]:
-    return {CallerKind.AIORTC: AiortcCaller(corpus)}
+def default_callers(corpus: Corpus, settings: CallerSettings | None = None) -> dict[CallerKind, AiortcCaller]:
+    return {CallerKind.AIORTC: AiortcCaller(corpus, settings)}
 
 
 async def execute(

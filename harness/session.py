@@ -34,7 +34,8 @@ from harness.report.run_folder import (
     read_run_info,
 )
 from harness.report.run_info import build_run_info, utc_now_iso
-from harness.runner import execute, plan
+from harness.callers.aiortc_caller import CallerSettings
+from harness.runner import default_callers, execute, plan
 from harness.scenario.loader import load_all
 from harness.scoring import score_call
 from harness.stats.percentiles import summarize
@@ -59,6 +60,7 @@ class RunRequest:
     corpus: Path | None = None
     argv: tuple[str, ...] = ()
     run_id: str | None = None
+    caller_settings: CallerSettings = dataclasses.field(default_factory=CallerSettings)
 
 
 def _load_corpus(path: Path | None) -> Corpus:
@@ -120,6 +122,7 @@ async def run_and_report(request: RunRequest, console: Console) -> int:
             progress.advance(task)
 
         results = await execute(run_plan, corpus, folder, concurrency=request.concurrency,
+                                callers=default_callers(corpus, request.caller_settings),
                                 on_result=advance)
     info(results, utc_now_iso())
     summary = summarize([m for r in results for m in r.measurements], by=SUMMARY_GROUPS)
