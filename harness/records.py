@@ -16,6 +16,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar, dataclass_transform
 
+import numpy as np
+from numpy.typing import NDArray
 from typing_extensions import TypeAliasType
 
 SCHEMA_VERSION = 1
@@ -153,6 +155,8 @@ class Step:
     await_reply: bool = True
     after_onset_ms: int | None = None
     """For barge_in/backchannel: start this long after the agent's speech onset."""
+    reply_quiet_ms: int | None = None
+    """The reply is over after this much agent silence (``None``: the caller's default)."""
     expect: Expectation = field(default_factory=Expectation)
 
 
@@ -209,6 +213,8 @@ class SentUtterance:
     step_index: int
     kind: StepKind
     utterance_id: str
+    utterance_tags: tuple[str, ...] = ()
+    """The corpus item's tags (e.g. ``pause_700``), so metrics can group by them."""
     start_sample: int
     """Where its first sample sits in caller.wav (caller.wav starts at t=0)."""
     start_ns: int
@@ -301,6 +307,14 @@ class CallRecording:
     failure: Failure | None = None
     dialect_info: dict[str, JSONValue] = field(default_factory=dict)
     """Non-secret facts from signalling (session id, Location), for the report."""
+    heard_anchors: tuple[tuple[int, int], ...] = ()
+    """Browser caller: (sample index in received.wav, call-clock ns when Chromium played that
+    packet out of its jitter buffer): the same audio timed as a listener hears it."""
+    heard_wav: str = ""
+    """Browser caller: the page's own recording of what it played (with Chromium's loss
+    concealment), roughly on the call clock; for listening, not timing. Empty if none."""
+    caller_info: dict[str, JSONValue] = field(default_factory=dict)
+    """Facts about the caller itself: browser version, clock calibration error, ..."""
 
 
 # ------------------------------------------------------------------------ analysis
@@ -359,6 +373,24 @@ class Timeline:
     end_ns: int = 0
 
 
+def _no_audio() -> NDArray[np.float32]:
+    return np.zeros(0, dtype=np.float32)
+
+
+@_record
+class CallAudio:
+    """Both tracks of a call, for metric families that judge the audio itself (quality,
+    accuracy); kept out of ``CallRecording`` because it lives in the WAV files beside it."""
+
+    caller: NDArray[np.float32] = field(default_factory=_no_audio)
+    """What was sent (caller.wav), mono float32 at the recording's sample rate; empty if unknown."""
+    received: NDArray[np.float32] = field(default_factory=_no_audio)
+    """What arrived (received.wav), mono float32 at the recording's sample rate."""
+    texts: dict[str, str] = field(default_factory=dict)
+    """Corpus text per utterance id the caller said: the script that the endpoint's own
+    transcript of the caller is compared with; empty when the corpus is not at hand."""
+
+
 @_record
 class Measurement:
     """One number about one turn (or call); ``results.jsonl`` has one line per instance."""
@@ -411,3 +443,46 @@ class MetricSummary:
     mean: float | None
     p50_ci: tuple[float, float] | None = None
     p95_ci: tuple[float, float] | None = None
+
+
+# ------------------------------------------------------------------------- verdicts
+
+
+class VerdictStatus(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    INSUFFICIENT_SAMPLES = "insufficient_samples"
+    """Too few values to judge: its own verdict, never a silent pass."""
+
+
+class VerdictKind(StrEnum):
+    SLO = "slo"
+    """An absolute threshold from the SLO file."""
+    REGRESSION = "regression"
+    """A change against a baseline run."""
+
+
+@_record
+class Verdict:
+    """One gate decision, with the evidence a reader needs to check it."""
+
+    kind: VerdictKind = VerdictKind.SLO
+    rule: str
+    """The rule's name (from the SLO file, or ``regression``)."""
+    metric: str
+    stat: str
+    """p50 | p90 | p95 | p99 | pNN | max | min | mean | rate."""
+    group: str = "all"
+    """Which measurements: ``all`` or ``endpoint=x,caller=y`` etc."""
+    op: str = "<="
+    """How observed is compared with threshold: ``<=`` or ``>=``."""
+    threshold: float
+    observed: float | None
+    """``None`` when there were no values at all."""
+    n: int
+    """Sample size behind ``observed``."""
+    min_samples: int = 1
+    status: VerdictStatus
+    unit: str = ""
+    detail: str = ""
+    """For regressions: baseline value, difference, its 95% CI and the rank-test p-value."""

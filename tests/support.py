@@ -43,3 +43,12 @@ def run_calls(
         return list(await asyncio.gather(*(caller.run(s) for s in specs)))
 
     return asyncio.run(main())
+
+
+def agent_call_id(artifacts: CallArtifacts) -> str:
+    """The reference agent's id of the call (from the Location it answered with)."""
+    return str(artifacts.recording.dialect_info["location"]).rsplit("/", 1)[-1]
+
+
+def scenario_of(scenario_id: str, *steps: Step) -> Scenario:
+    return Scenario(id=scenario_id, steps=tuple(steps))

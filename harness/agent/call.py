@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
@@ -34,6 +35,10 @@ from harness.webrtc.taps import ArrivedPacket, ReceiveTap, SendTap, SentPacket
 log = logging.getLogger(__name__)
 
 _REPLY_TAG = "reply"
+CUT_FADE_SAMPLES = 240
+"""A 5 ms fade-out when a reply is interrupted; the logged stop is the end of the fade."""
+ANY_SOUND_DBFS = -45.0
+"""Level of a 20 ms chunk that a ``stop_on_any_sound`` agent treats as an interruption."""
 
 
 @dataclass(slots=True)
@@ -43,6 +48,15 @@ class _PendingReply:
     onset_sample: int
     end_sample: int
     started: bool = False
+    cut_sample: int | None = None
+    """Where an interruption silenced it (the first sample not sent)."""
+
+
+@dataclass(slots=True)
+class _Interruption:
+    reply: _PendingReply
+    caller_onset_ns: int
+    decided_ns: int
 
 
 class AgentCall:
@@ -68,6 +82,10 @@ class AgentCall:
         self._outbox: list[str] = []
         self._turn_count = 0
         self._replies: list[_PendingReply] = []
+        self._interruptions: list[_Interruption] = []
+        self._turn_over_reply = False
+        """The caller's current turn started while the agent was talking."""
+        self._turn_interrupted = False
         self._tasks: set[asyncio.Task[None]] = set()
         self.closed = asyncio.Event()
         self.closed_callback: Callable[[], object] | None = None
@@ -123,14 +141,50 @@ class AgentCall:
     def _on_audio(self, samples: Float32Audio, index: int, arrival_ns: int) -> None:
         started, ended = self.turns.push(samples)
         if started:
+            self._turn_over_reply = self.playout.is_sounding(_REPLY_TAG)
+            self._turn_interrupted = False
             item = f"item_{self.call_id}_{self._turn_count}"
             self._send_event(
                 "input_audio_buffer.speech_started",
                 audio_start_ms=self._stream_ms(self.turns.turn_start_sample),
                 item_id=item,
             )
+        if self.knobs.barge_in and self.playout.is_sounding(_REPLY_TAG):
+            self._check_interruption(samples)
         if ended is not None:
-            self._end_of_turn(ended)
+            if self._turn_over_reply and not self._turn_interrupted and self.knobs.barge_in:
+                self.truth.write("backchannel_ignored", call_id=self.call_id,
+                                 speech_end_ns=time_of_sample(self.stream.anchors, ended.speech_end))
+            else:
+                self._end_of_turn(ended)
+
+    def _check_interruption(self, samples: Float32Audio) -> None:
+        """Decide whether caller audio during a reply interrupts it, and schedule the stop."""
+        position = self.turns.position
+        if self.knobs.stop_on_any_sound:
+            level = 10 * np.log10(float(np.mean(samples.astype(np.float64) ** 2)) + 1e-12)
+            if level < ANY_SOUND_DBFS:
+                return
+            onset = self.turns.refine(max(0, position - samples.size))[0]
+        else:
+            if not self.turns.in_turn or self._turn_interrupted:
+                return
+            speech = position - self.turns.turn_start_sample
+            if speech * 1000 < self.knobs.interrupt_min_speech_ms * SAMPLE_RATE:
+                return
+            onset = self.turns.refine(self.turns.turn_start_sample)[0]
+        self._turn_interrupted = True
+        decided_ns = time.monotonic_ns()
+        cut_at = self._sample_at(decided_ns + int(self.knobs.stop_delay_ms * 1e6))
+        for reply in self._replies:
+            if reply.cut_sample is None and reply.onset_sample <= cut_at < reply.end_sample:
+                reply.cut_sample = self.playout.cut(cut_at, tag=_REPLY_TAG, fade=CUT_FADE_SAMPLES)
+                reply.end_sample = reply.cut_sample
+                self._interruptions.append(_Interruption(
+                    reply=reply, caller_onset_ns=time_of_sample(self.stream.anchors, onset),
+                    decided_ns=decided_ns,
+                ))
+                self._send_event("output_audio_buffer.cleared", response_id=reply.response_id)
 
     def _stream_ms(self, sample: int) -> int:
         return sample * 1000 // SAMPLE_RATE
@@ -168,13 +222,15 @@ class AgentCall:
             onset_sample=onset,
         )
 
-    def _schedule(self, reply: Float32Audio, target_ns: int) -> int:
+    def _sample_at(self, target_ns: int) -> int:
+        """The outgoing sample that leaves at ``target_ns`` (never one already sent)."""
         origin = self.track.origin_ns
         if origin is None:
-            start = self.playout.rendered
-        else:
-            start = math.ceil((target_ns - origin) * SAMPLE_RATE / 1e9)
-        start = max(start, self.playout.rendered, self.playout.busy_until)
+            return self.playout.rendered
+        return max(math.ceil((target_ns - origin) * SAMPLE_RATE / 1e9), self.playout.rendered)
+
+    def _schedule(self, reply: Float32Audio, target_ns: int) -> int:
+        start = max(self._sample_at(target_ns), self.playout.busy_until)
         return self.playout.schedule(reply, start, tag=_REPLY_TAG)
 
     # ----------------------------------------------------------------- media out
@@ -194,9 +250,21 @@ class AgentCall:
                 )
                 self._send_event("output_audio_buffer.started", response_id=reply.response_id)
             if reply.started and packet.timestamp <= reply.end_sample < frame_end:
+                status = "completed" if reply.cut_sample is None else "cancelled"
+                if reply.cut_sample is not None:
+                    self._log_stop(reply, packet.wire_ns + samples_to_ns(reply.cut_sample - packet.timestamp))
                 self._send_event("output_audio_buffer.stopped", response_id=reply.response_id)
-                self._send_event("response.done", response={"id": reply.response_id, "status": "completed"})
+                self._send_event("response.done", response={"id": reply.response_id, "status": status})
         self._replies = [r for r in self._replies if r.end_sample >= frame_end]
+
+    def _log_stop(self, reply: _PendingReply, stop_ns: int) -> None:
+        for cut in self._interruptions:
+            if cut.reply is reply:
+                self.truth.write(
+                    "interruption", call_id=self.call_id, turn=reply.turn,
+                    caller_onset_ns=cut.caller_onset_ns, decided_ns=cut.decided_ns,
+                    stop_delay_ms=self.knobs.stop_delay_ms, stop_ns=stop_ns,
+                )
 
     # -------------------------------------------------------------------- events
 

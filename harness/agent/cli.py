@@ -32,6 +32,10 @@ def serve_command(
     never_answer: Annotated[bool, typer.Option(help="Hold every offer without answering.")] = False,
     drop_after_s: Annotated[float | None, typer.Option(help="Close each call after N s.")] = None,
     malformed_events: Annotated[bool, typer.Option(help="Send malformed data-channel events.")] = False,
+    barge_in: Annotated[bool, typer.Option(help="Stop when the caller interrupts.")] = True,
+    stop_delay_ms: Annotated[float, typer.Option(help="Interruption decided -> output silent.")] = 150.0,
+    interrupt_min_speech_ms: Annotated[float, typer.Option(help="Speech that counts as interrupting.")] = 500.0,
+    stop_on_any_sound: Annotated[bool, typer.Option(help="Fault: stop on any loud sound.")] = False,
     truth_log: Annotated[Path | None, typer.Option(help="Ground-truth JSONL log.")] = None,
 ) -> None:
     """Serve until interrupted."""
@@ -43,7 +47,8 @@ def serve_command(
         mode=mode, delay=delay_spec, endpointing_ms=endpointing_ms, vad_threshold=vad_threshold,
         min_speech_ms=min_speech_ms, seed=seed, loss=loss, jitter_ms=jitter_ms, duplicate=duplicate,
         refuse_offer=refuse_offer, never_answer=never_answer, drop_after_s=drop_after_s,
-        malformed_events=malformed_events,
+        malformed_events=malformed_events, barge_in=barge_in, stop_delay_ms=stop_delay_ms,
+        interrupt_min_speech_ms=interrupt_min_speech_ms, stop_on_any_sound=stop_on_any_sound,
     )
     logging.basicConfig(level=logging.WARNING)
     asyncio.run(serve(host, port, knobs, truth_log))

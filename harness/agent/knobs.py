@@ -69,6 +69,15 @@ class AgentKnobs:
     drop_after_s: float | None = None
     malformed_events: bool = False
     """Send a non-JSON message and a typeless event after the channel opens."""
+    barge_in: bool = True
+    """Stop speaking when the caller interrupts; off makes a talk-over agent."""
+    stop_delay_ms: float = 150.0
+    """From deciding the caller interrupts to silencing the output."""
+    interrupt_min_speech_ms: float = 500.0
+    """Caller speech during a reply must last this long to count as an interruption;
+    shorter speech (a backchannel) is ignored and not answered."""
+    stop_on_any_sound: bool = False
+    """Fault: stop at the first loud 20 ms of caller audio (backchannels, coughs, noise)."""
 
     def impairment(self, call_index: int) -> Impairment:
         return Impairment(

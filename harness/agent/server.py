@@ -18,6 +18,7 @@ from pathlib import Path
 from aiohttp import web
 
 from harness.agent.call import AgentCall
+from harness.agent.dialects import PipecatAgentCall
 from harness.agent.knobs import AgentKnobs
 from harness.agent.truth import TruthLog
 
@@ -42,6 +43,10 @@ class AgentServer:
                 web.post("/v1/realtime/client_secrets", self.client_secret),
                 web.post("/v1/realtime/calls", self.openai_offer),
                 web.delete("/v1/realtime/calls/{call_id}", self.hangup),
+                web.post("/whip", self.whip_offer),
+                web.delete("/whip/{call_id}", self.hangup),
+                web.post("/api/offer", self.pipecat_offer),
+                web.patch("/api/offer", self.pipecat_patch),
             ]
         )
         self.app.on_shutdown.append(self._shutdown)
@@ -69,6 +74,63 @@ class AgentServer:
             headers={"Location": f"/v1/realtime/calls/{call_id}"},
         )
 
+    async def whip_offer(self, request: web.Request) -> web.Response:
+        """RFC 9725: application/sdp in, 201 Created + Location + SDP answer out."""
+        if request.content_type != "application/sdp":
+            return _error(415, f"expected Content-Type application/sdp, got {request.content_type}")
+        offer = await request.text()
+        if not offer.lstrip().startswith("v=0"):
+            return _error(400, "body is not an SDP offer")
+        answer = await self._answer(offer)
+        if isinstance(answer, web.Response):
+            return answer
+        call_id, sdp = answer
+        return web.Response(
+            status=201, text=sdp, content_type="application/sdp",
+            headers={"Location": f"/whip/{call_id}"},
+        )
+
+    async def pipecat_offer(self, request: web.Request) -> web.Response:
+        """SmallWebRTC: JSON {sdp, type, pc_id} in, JSON {sdp, type, pc_id} out."""
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, "body is not JSON {sdp, type, pc_id}")
+        if not isinstance(body, dict) or not isinstance(body.get("sdp"), str) or body.get("type") != "offer":
+            return _error(400, "expected JSON {sdp: <offer>, type: 'offer'}")
+        if body.get("pc_id"):
+            return _error(409, "renegotiation (pc_id) is not supported by the reference agent")
+        answer = await self._answer(body["sdp"], PipecatAgentCall)
+        if isinstance(answer, web.Response):
+            return answer
+        call_id, sdp = answer
+        return web.json_response({"sdp": sdp, "type": "answer", "pc_id": call_id})
+
+    async def pipecat_patch(self, request: web.Request) -> web.Response:
+        """SmallWebRTC trickle ICE: {pc_id, candidates: [{candidate, sdp_mid, sdp_mline_index}]}."""
+        from aiortc.sdp import candidate_from_sdp
+
+        try:
+            body = await request.json()
+            call = self.calls.get(str(body["pc_id"]))
+            candidates = list(body["candidates"])
+        except (ValueError, KeyError, TypeError):
+            return _error(400, "expected JSON {pc_id, candidates: [...]}")
+        if call is None:
+            return _error(404, "no such peer connection")
+        for c in candidates:
+            try:
+                if c.get("candidate"):
+                    candidate = candidate_from_sdp(str(c["candidate"]).removeprefix("candidate:"))
+                    candidate.sdpMid = c.get("sdp_mid")
+                    candidate.sdpMLineIndex = c.get("sdp_mline_index")
+                    await call.pc.addIceCandidate(candidate)
+                else:
+                    await call.pc.addIceCandidate(None)
+            except Exception as exc:  # a bad candidate is the client's error, not ours
+                return _error(400, f"bad ICE candidate: {exc}")
+        return web.Response(status=204)
+
     async def hangup(self, request: web.Request) -> web.Response:
         call = self.calls.pop(request.match_info["call_id"], None)
         if call is None:
@@ -76,7 +138,9 @@ class AgentServer:
         await call.close(reason="hangup")
         return web.Response(status=200)
 
-    async def _answer(self, offer: str) -> tuple[str, str] | web.Response:
+    async def _answer(
+        self, offer: str, call_class: type[AgentCall] = AgentCall
+    ) -> tuple[str, str] | web.Response:
         if self.knobs.refuse_offer:
             self.truth.write("offer_refused")
             return _error(503, "offer refused (refuse_offer knob)")
@@ -86,7 +150,7 @@ class AgentServer:
             return _error(504, "never answered (never_answer knob)")
         index = next(self._counter)
         call_id = f"rtc_{index:04d}_{secrets.token_hex(4)}"
-        call = AgentCall(call_id, index, self.knobs, self.truth)
+        call = call_class(call_id, index, self.knobs, self.truth)
         try:
             sdp = await call.answer(offer)
         except Exception as exc:  # a bad offer must not take the agent down

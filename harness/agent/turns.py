@@ -74,6 +74,11 @@ class TurnDetector:
         """Where the VAD opened the current (or last) turn, in stream samples."""
         return self._turn_start * self._window48
 
+    @property
+    def position(self) -> int:
+        """Samples received so far (the stream position of the next sample)."""
+        return self._length
+
     def push(self, samples: Float32Audio) -> tuple[bool, TurnBounds | None]:
         """Returns (a turn started in this chunk, the turn that ended in it if any)."""
         self._audio.append(samples)
@@ -108,14 +113,16 @@ class TurnDetector:
         self._run = 0
         vad_start = self._turn_start * self._window48
         vad_end = self._last_speech_end * self._window48
-        lo = max(0, vad_start - SAMPLE_RATE // 4)
-        audio = self.audio
-        segments = segment_speech(audio[lo:], SAMPLE_RATE)
-        if segments:
-            start, end = lo + segments[0].start, lo + segments[-1].end
-        else:
-            start, end = vad_start, vad_end
+        start, end = self.refine(vad_start, vad_end)
         return TurnBounds(
             vad_start=vad_start, vad_end=vad_end, speech_start=start, speech_end=end,
             decided_at=self._length,
         )
+
+    def refine(self, vad_start: int, vad_end: int | None = None) -> tuple[int, int]:
+        """Exact voiced bounds near a VAD span (to the stream end if ``vad_end`` is None)."""
+        lo = max(0, vad_start - SAMPLE_RATE // 4)
+        segments = segment_speech(self.audio[lo:], SAMPLE_RATE)
+        if segments:
+            return lo + segments[0].start, lo + segments[-1].end
+        return vad_start, self._length if vad_end is None else vad_end

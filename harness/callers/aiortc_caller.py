@@ -81,6 +81,7 @@ def resolve_steps(spec: CallSpec, corpus: Corpus) -> list[ResolvedStep]:
                 index=step.index, kind=step.kind, utterance=utt, audio=audio,
                 timeout_ms=step.timeout_ms, await_reply=step.await_reply,
                 duration_ms=step.duration_ms, after_onset_ms=step.after_onset_ms,
+                reply_quiet_ms=step.reply_quiet_ms,
             )
         )
     return resolved
@@ -312,6 +313,7 @@ class _Call:
             step_index=clip.step_index,
             kind=clip.kind,
             utterance_id=utt.id,
+            utterance_tags=utt.tags,
             start_sample=clip.start_sample,
             start_ns=at(0),
             speech_start_ns=at(utt.speech_start),

@@ -32,6 +32,7 @@ class ResolvedStep:
     await_reply: bool
     duration_ms: int | None = None
     after_onset_ms: int | None = None
+    reply_quiet_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,7 +101,9 @@ class ScenarioPlayer:
             await self.clock.sleep_until(now + int((step.duration_ms or 0) * 1e6))
             return "done"
         if step.kind is StepKind.LISTEN:
-            return await self._await_reply(after_ns=now, deadline_ns=now + step.timeout_ms * 1_000_000)
+            return await self._await_reply(
+                after_ns=now, deadline_ns=now + step.timeout_ms * 1_000_000, quiet_ms=step.reply_quiet_ms
+            )
         assert step.utterance is not None and step.audio is not None
         trigger_ns = onset_ns = None
         start: int | None = None
@@ -125,7 +128,8 @@ class ScenarioPlayer:
         speech_start = self._sample_time(begin + utt.speech_start)
         speech_end = self._sample_time(begin + utt.speech_end)
         return await self._await_reply(
-            after_ns=speech_start, deadline_ns=speech_end + step.timeout_ms * 1_000_000
+            after_ns=speech_start, deadline_ns=speech_end + step.timeout_ms * 1_000_000,
+            quiet_ms=step.reply_quiet_ms,
         )
 
     async def _await_onset(self, after_ns: int, deadline_ns: int) -> int | None:
@@ -136,11 +140,11 @@ class ScenarioPlayer:
             await self.activity.wait_change(min(_POLL_S, remaining / 1e9))
         return onset
 
-    async def _await_reply(self, *, after_ns: int, deadline_ns: int) -> str:
+    async def _await_reply(self, *, after_ns: int, deadline_ns: int, quiet_ms: int | None) -> str:
         onset = await self._await_onset(after_ns, deadline_ns)
         if onset is None:
             return "timeout"
-        quiet_ns = int(self.settings.reply_quiet_ms * 1e6)
+        quiet_ns = int((quiet_ms or self.settings.reply_quiet_ms) * 1e6)
         end_deadline = self.clock.monotonic_ns() + int(self.settings.max_reply_s * 1e9)
         while self.clock.monotonic_ns() < end_deadline:
             offsets = self.activity.offsets

@@ -100,6 +100,7 @@ class BackchannelExpect(_Edge):
 
 class ListenStep(_Edge):
     timeout_ms: PositiveMs | None = None
+    reply_quiet_ms: PositiveMs | None = None
     expect: ReplyExpect = ReplyExpect()
 
 
@@ -112,6 +113,9 @@ class _Spoken(_Edge):
     """Corpus id."""
     timeout_ms: PositiveMs | None = None
     await_reply: StrictBool = True
+    reply_quiet_ms: PositiveMs | None = None
+    """The reply is over once the agent has been quiet this long (default 400 ms);
+    raise it when replies have long internal pauses (echoes of paused speech)."""
 
     @field_validator("expect", check_fields=False)
     @classmethod

@@ -59,18 +59,30 @@ class Playout:
         self._clips.append(_Clip(begin, samples.astype(np.float32, copy=False), tag))
         return begin
 
-    def cut(self, at: int, tag: str | None = None) -> int:
-        """Silence every clip (with ``tag``, if given) from sample ``at`` on; returns the cut."""
-        at = max(at, self._rendered)
+    def cut(self, at: int, tag: str | None = None, fade: int = 0) -> int:
+        """Silence every clip (with ``tag``, if given) from sample ``at`` on; returns the cut.
+
+        ``fade`` samples before the cut ramp down linearly, as players do to avoid a click
+        (and the codec ringing a click would leave after the cut).
+        """
+        at = max(at, self._rendered + fade)
         kept: list[_Clip] = []
         for clip in self._clips:
             if tag is not None and clip.tag != tag:
                 kept.append(clip)
             elif clip.start < at:
-                clip.samples = clip.samples[: at - clip.start]
+                clip.samples = clip.samples[: at - clip.start].copy()
+                n = min(fade, clip.samples.size)
+                if n:
+                    clip.samples[-n:] *= np.linspace(1.0, 0.0, n, endpoint=False, dtype=np.float32)
                 kept.append(clip)
         self._clips = kept
         return at
+
+    def is_sounding(self, tag: str | None = None) -> bool:
+        """A clip (with ``tag``) has started and not ended at the next sample to send."""
+        at = self._rendered
+        return any(c.start <= at < c.end and (tag is None or c.tag == tag) for c in self._clips)
 
     def is_playing(self, tag: str | None = None) -> bool:
         return any(c.end > self._rendered and (tag is None or c.tag == tag) for c in self._clips)
