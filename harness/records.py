@@ -299,6 +299,9 @@ class CallRecording:
     received_wav: str = "received.wav"
     received_anchors: tuple[tuple[int, int], ...] = ()
     """(sample index in received.wav, arrival ns) per received packet: maps audio to time."""
+    arrival_source: str = ""
+    """Where arrival times came from: ``kernel`` (SO_TIMESTAMPNS, immune to a busy event
+    loop) or ``loop`` (when Python read the packet)."""
     sent: tuple[SentUtterance, ...] = ()
     steps: tuple[StepLog, ...] = ()
     events: tuple[EndpointEvent, ...] = ()

@@ -19,10 +19,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from harness.callers.aiortc_caller import CallerSettings
 from harness.corpus.defaults import default_corpus
 from harness.corpus.errors import CorpusError
 from harness.corpus.model import Corpus, load_corpus
 from harness.endpoints.config import EndpointConfigError, resolve_endpoint
+from harness.gate import GateError, check_gate_inputs, finish_run
 from harness.records import CallerKind, CallResult, EndpointSpec, MetricSummary, SegmentationParams
 from harness.report.run_folder import (
     RunFolder,
@@ -34,10 +36,10 @@ from harness.report.run_folder import (
     read_run_info,
 )
 from harness.report.run_info import build_run_info, utc_now_iso
-from harness.callers.aiortc_caller import CallerSettings
 from harness.runner import default_callers, execute, plan
 from harness.scenario.loader import load_all
 from harness.scoring import score_call
+from harness.slo.rules import SloFile
 from harness.stats.percentiles import summarize
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
@@ -61,6 +63,17 @@ class RunRequest:
     argv: tuple[str, ...] = ()
     run_id: str | None = None
     caller_settings: CallerSettings = dataclasses.field(default_factory=CallerSettings)
+    slo: Path | None = None
+    """SLO file to gate the run on (exit code 3 when a verdict fails)."""
+    baseline: Path | None = None
+    """Baseline run folder to check for regressions (exit code 3 on a regression)."""
+
+
+def _gate_inputs(slo: Path | None, baseline: Path | None) -> SloFile | None:
+    try:
+        return check_gate_inputs(slo, baseline)
+    except GateError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _load_corpus(path: Path | None) -> Corpus:
@@ -94,6 +107,7 @@ async def run_and_report(request: RunRequest, console: Console) -> int:
     if not scenarios and not errors:
         raise UsageError(f"no scenario files found under {', '.join(map(str, request.paths))}")
     run_plan = plan(scenarios, endpoints, callers, request.repeat, errors)
+    slo = _gate_inputs(request.slo, request.baseline)
     try:
         folder = RunFolder.create(request.out, request.run_id)
     except RunFolderError as exc:
@@ -128,7 +142,8 @@ async def run_and_report(request: RunRequest, console: Console) -> int:
     summary = summarize([m for r in results for m in r.measurements], by=SUMMARY_GROUPS)
     print_summary(console, summary, results)
     console.print(f"\nrun folder: [bold]{folder.path}[/bold]")
-    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURES
+    code = EXIT_OK if all(r.ok for r in results) else EXIT_FAILURES
+    return finish_run(folder.path, code, console, slo=slo, baseline=request.baseline)
 
 
 def print_summary(console: Console, summary: Sequence[MetricSummary], results: Sequence[CallResult]) -> None:
@@ -162,15 +177,16 @@ def rescore_run(run_dir: Path, console: Console) -> int:
         raise UsageError(f"{run_dir} is not a run folder: {exc}") from None
     results: list[CallResult] = []
     for call_dir in iter_call_dirs(run_dir):
-        recording, _caller, received = load_recording(call_dir, dtype="float32")
+        recording, caller, received = load_recording(call_dir, dtype="float32")
         audio = np.asarray(received, dtype=np.float32)
-        results.append(score_call(recording, load_scenario(call_dir), audio))
+        results.append(score_call(recording, load_scenario(call_dir), audio,
+                                  caller_audio=np.asarray(caller, dtype=np.float32)))
     kept = [m for m in read_results(run_dir) if m.call_id.startswith("invalid-")]
     folder.replace_results([*kept, *(m for r in results for m in r.measurements)])
     summary = summarize([m for r in results for m in r.measurements], by=SUMMARY_GROUPS)
     folder.write_run_json(dataclasses.replace(previous_info, summary=tuple(summary)))
     print_summary(console, summary, results)
-    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURES
+    return finish_run(run_dir, EXIT_OK if all(r.ok for r in results) else EXIT_FAILURES, console)
 
 
 async def demo(out: Path, suites: Sequence[Path], console: Console) -> int:

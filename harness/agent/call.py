@@ -26,6 +26,7 @@ from aiortc.mediastreams import MediaStreamError
 from harness.agent.knobs import AgentKnobs
 from harness.agent.truth import TruthLog
 from harness.agent.turns import TurnBounds, TurnDetector
+from harness.webrtc.arrivals import KernelArrivals
 from harness.webrtc.audio import SAMPLE_RATE, Float32Audio, samples_to_ns
 from harness.webrtc.ice import loopback_only, rtc_configuration
 from harness.webrtc.playout import PacedAudioTrack, Playout
@@ -72,6 +73,7 @@ class AgentCall:
         self.playout = Playout(record=False)
         self.track = PacedAudioTrack(self.playout)
         self.stream = ReceivedStream(on_audio=self._on_audio)
+        self.arrivals = KernelArrivals()
         self.turns = TurnDetector(
             endpointing_ms=knobs.endpointing_ms,
             threshold=knobs.vad_threshold,
@@ -97,9 +99,10 @@ class AgentCall:
         with loopback_only():
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
             transceiver = next(t for t in pc.getTransceivers() if t.kind == "audio")
-            ReceiveTap(transceiver.receiver, self._on_packet)
+            ReceiveTap(transceiver.receiver, self._on_packet, arrivals=self.arrivals)
             pc.addTrack(self.track)
             await pc.setLocalDescription(await pc.createAnswer())
+        self.arrivals.install(transceiver.receiver.transport.transport)
         sender = transceiver.sender
         self._send_tap = SendTap(
             sender.transport, sender._ssrc, self.knobs.impairment(self._index), self._on_sent

@@ -42,6 +42,7 @@ from harness.records import (
     StepKind,
     TransportSample,
 )
+from harness.webrtc.arrivals import KernelArrivals
 from harness.webrtc.audio import SAMPLE_RATE, Float32Audio, samples_to_ns
 from harness.webrtc.ice import is_loopback_url, loopback_only, rtc_configuration
 from harness.webrtc.playout import PacedAudioTrack, Playout
@@ -129,6 +130,7 @@ class _Call:
         self.track = PacedAudioTrack(self.playout, self.clock, on_start=self._on_start)
         self.activity = AgentActivity()
         self.stream = ReceivedStream(on_audio=self.activity.on_audio)
+        self.arrivals = KernelArrivals()
         self.events: list[EndpointEvent] = []
         self.transport: list[TransportSample] = []
         self.connected_abs: int | None = None
@@ -169,13 +171,14 @@ class _Call:
         pc = self.pc
         pc.on("connectionstatechange", self._on_state)
         transceiver = pc.addTransceiver(self.track, direction="sendrecv")
-        ReceiveTap(transceiver.receiver, self.stream.add)
+        ReceiveTap(transceiver.receiver, self.stream.add, arrivals=self.arrivals)
         if self.endpoint.datachannel_label:
             channel = pc.createDataChannel(self.endpoint.datachannel_label)
             channel.on("message", self._on_message)
             channel.on("open", lambda: self._send_opening(channel))
         with loopback_only(is_loopback_url(self.spec.endpoint.url)):
             await pc.setLocalDescription(await pc.createOffer())
+        self.arrivals.install(transceiver.receiver.transport.transport)
         answer = await self.endpoint.exchange(pc.localDescription.sdp)
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
@@ -291,6 +294,7 @@ class _Call:
             connected_ns=None if self.connected_abs is None else self.connected_abs - origin,
             duration_ns=max(caller_audio.size, received.size) * 1_000_000_000 // SAMPLE_RATE,
             received_anchors=anchors,
+            arrival_source="kernel" if self.arrivals.enabled else "loop",
             sent=sent,
             steps=tuple(self.player.logs) if self.player else (),
             events=tuple(dataclasses.replace(e, t_ns=e.t_ns - origin) for e in self.events),

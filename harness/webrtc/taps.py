@@ -20,6 +20,7 @@ from typing import Any
 from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import RtpPacket, is_rtcp
 
+from harness.webrtc.arrivals import KernelArrivals
 from harness.webrtc.audio import FRAME_SAMPLES, SAMPLE_RATE
 
 
@@ -155,22 +156,30 @@ class ReceiveTap:
     """
 
     def __init__(
-        self, receiver: Any, on_packet: Callable[[ArrivedPacket], None], *, forward: bool = False
+        self,
+        receiver: Any,
+        on_packet: Callable[[ArrivedPacket], None],
+        *,
+        forward: bool = False,
+        arrivals: KernelArrivals | None = None,
     ) -> None:
         self.receiver = receiver
         self.on_packet = on_packet
+        self.arrivals = arrivals
+        """Kernel receive times, once installed on the ICE transport (see ``arrivals``)."""
         self._original: Callable[..., Awaitable[None]] = receiver._handle_rtp_packet
         self._streams: dict[int, Any] | None = getattr(receiver, "_RTCRtpReceiver__remote_streams", None)
         self._forward = forward or self._streams is None
         receiver._handle_rtp_packet = self._handle_rtp_packet
 
     async def _handle_rtp_packet(self, packet: RtpPacket, arrival_time_ms: int) -> None:
+        kernel_ns = self.arrivals.current_ns if self.arrivals is not None else None
         self.on_packet(
             ArrivedPacket(
                 seq=packet.sequence_number,
                 timestamp=packet.timestamp,
                 payload=packet.payload,
-                arrival_ns=time.monotonic_ns(),
+                arrival_ns=kernel_ns if kernel_ns is not None else time.monotonic_ns(),
             )
         )
         if self._forward:

@@ -12,12 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import local_endpoint, run_calls, say_scenario
+from support import agent_call_id, local_endpoint, run_calls, say_scenario
 
 from harness.agent.truth import truth_turns
 from harness.corpus.model import Corpus
 from harness.scoring import score_call
-from support import agent_call_id
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
