@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -12,6 +13,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from harness.corpus import asterisk
 from harness.corpus.build import ProgressFn, run_build
 from harness.corpus.defaults import default_corpus_dir, default_script
 from harness.corpus.errors import CorpusError
@@ -79,6 +81,25 @@ def import_command(
                 force=force,
                 progress=report,
             )
+    except CorpusError as exc:
+        _fail(exc)
+    _summary(outcome.corpus, seconds=outcome.seconds, cached=outcome.cached, backend="")
+
+
+@corpus_app.command("import-asterisk")
+def import_asterisk_command(
+    out: Annotated[Path, typer.Option(help="Output corpus folder.")],
+    limit: Annotated[int | None, typer.Option(help="Import at most N items.")] = None,
+    sounds: Annotated[Path, typer.Option(help="Folder of the Asterisk sounds.")] = asterisk.SOUNDS_DIR,
+    index: Annotated[Path, typer.Option(help="Transcript index file.")] = asterisk.INDEX_FILE,
+) -> None:
+    """Real speech: Debian's Asterisk core sounds (one speaker, 8 kHz) as a corpus."""
+    try:
+        with tempfile.TemporaryDirectory() as staging:
+            asterisk.stage(sounds, index, Path(staging), limit=limit)
+            with _ItemProgress() as report:
+                outcome = run_import(Path(staging), out, speaker="asterisk-allison",
+                                     tags=("real_speech",), name="asterisk", progress=report)
     except CorpusError as exc:
         _fail(exc)
     _summary(outcome.corpus, seconds=outcome.seconds, cached=outcome.cached, backend="")
