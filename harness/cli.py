@@ -3,7 +3,10 @@
 Exit codes (documented for CI in the README):
   0  every call completed and every expectation held
   1  the run finished but some call failed or some expectation did not hold
-  2  bad invocation: nothing to run (unknown endpoint, no scenario found, bad option)
+  2  bad invocation: nothing to run (unknown endpoint, no scenario found, bad option,
+     unreadable SLO file or baseline run folder)
+  3  the gate failed: an SLO verdict failed (--slo) or a metric regressed against the
+     baseline (--baseline; compare --gate); takes precedence over 1
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ def run_command(
     corpus: Annotated[Path | None, typer.Option(help="Corpus folder (default: built-in).")] = None,
     signalling_timeout: Annotated[float, typer.Option(help="Seconds to wait for the SDP answer.")] = 10.0,
     connect_timeout: Annotated[float, typer.Option(help="Seconds to wait for media to connect.")] = 15.0,
+    slo: Annotated[Path | None, typer.Option(help="SLO file (TOML) to gate on: exit 3 on a failed verdict.")] = None,
+    baseline: Annotated[Path | None, typer.Option(help="Baseline run folder: exit 3 on a regression.")] = None,
+    run_id: Annotated[str | None, typer.Option(help="Run folder name (default: time + random).")] = None,
 ) -> None:
     """Run scenarios against endpoints and write a run folder."""
     from harness.callers.aiortc_caller import CallerSettings
@@ -55,6 +61,7 @@ def run_command(
         argv=tuple(sys.argv),
         caller_settings=CallerSettings(signalling_timeout_s=signalling_timeout,
                                        connect_timeout_s=connect_timeout),
+        slo=slo, baseline=baseline, run_id=run_id,
     )
     try:
         code = asyncio.run(run_and_report(request, console))
@@ -86,3 +93,55 @@ def demo_command(
     from harness.session import demo
 
     raise typer.Exit(asyncio.run(demo(out, suites or [Path("suites/smoke")], console)))
+
+
+@app.command("report")
+def report_command(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder.")],
+    slo: Annotated[Path | None, typer.Option(help="SLO file (TOML) to evaluate.")] = None,
+    baseline: Annotated[Path | None, typer.Option(help="Baseline run folder to compare with.")] = None,
+) -> None:
+    """Rebuild junit.xml, allure-results/, index.html and summary.md from a run folder.
+
+    Exit 0, or 3 when --slo/--baseline are given and the gate fails; 2 on bad input.
+    """
+    from harness.gate import GateError, finish_run, load_run_data
+
+    try:
+        load_run_data(run_dir)
+    except GateError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+    raise typer.Exit(finish_run(run_dir, EXIT_OK, console, slo=slo, baseline=baseline))
+
+
+@app.command("compare")
+def compare_command(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders; the first is the baseline.")],
+    slo: Annotated[Path | None, typer.Option(help="SLO file whose [regression] settings apply.")] = None,
+    gate: Annotated[bool, typer.Option("--gate", help="Exit 3 if any later run regressed.")] = False,
+) -> None:
+    """Side-by-side table of runs (e.g. one per vendor), each against the first.
+
+    Exit 0; with --gate, 3 when any run regressed against the first; 2 on bad input.
+    """
+    from rich.console import Console as RichConsole
+    from rich.markup import escape
+
+    from harness.gate import EXIT_GATE_FAILED, GateError, compare_table, load_slo
+    from harness.stats.regression import Change
+
+    if len(runs) < 2:
+        console.print("[red]error:[/red] compare needs at least two run folders")
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        table, per_run = compare_table(runs, load_slo(slo))
+    except GateError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+    RichConsole(width=None if sys.stdout.isatty() else 200).print(table)
+    regressed = [(runs[i + 1], r) for i, rows in enumerate(per_run) for r in rows
+                 if r.comparison.change is Change.REGRESSION]
+    for path, r in regressed:
+        console.print("[red]regression[/red] " + escape(f"{path.name}: {r.metric} [{r.group}]"))
+    raise typer.Exit(EXIT_GATE_FAILED if gate and regressed else EXIT_OK)

@@ -111,7 +111,10 @@ async def execute(
                 artifacts = await caller.run(spec)
                 folder.write_recording(artifacts.recording, artifacts.caller_audio, artifacts.received_audio)
                 folder.write_scenario(spec.call_id, spec.scenario)
-                result = score_call(artifacts.recording, spec.scenario, artifacts.received_audio)
+                texts = {u.utterance_id: corpus.get(u.utterance_id).text
+                         for u in artifacts.recording.sent if u.utterance_id in corpus}
+                result = score_call(artifacts.recording, spec.scenario, artifacts.received_audio,
+                                    caller_audio=artifacts.caller_audio, texts=texts)
             folder.append_results(result.measurements)
             results.append(result)
             if on_result:

@@ -6,9 +6,14 @@ run by re-reading its recordings from disk.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import numpy as np
+
 from harness.analysis.timeline import build_timeline
 from harness.metrics import measure_all
 from harness.records import (
+    CallAudio,
     CallRecording,
     CallResult,
     Failure,
@@ -37,12 +42,24 @@ def score_call(
     scenario: Scenario,
     received: Float32Audio,
     params: SegmentationParams | None = None,
+    caller_audio: Float32Audio | None = None,
+    texts: Mapping[str, str] | None = None,
 ) -> CallResult:
-    """Every measurement of one call; a failed call still yields its finished turns."""
+    """Every measurement of one call; a failed call still yields its finished turns.
+
+    ``caller_audio`` (what was sent) is the reference of echo-mode quality scores and
+    ``texts`` (corpus text per utterance id) the script the endpoint's own transcript
+    of the caller is compared with; without them those numbers are not produced.
+    """
     measurements: list[Measurement] = [failure_measurement(recording, recording.failure)]
     if received.size and recording.received_anchors:
         timeline = build_timeline(recording, received, params or SegmentationParams())
-        turns = measure_all(timeline, scenario, recording)
+        audio = CallAudio(
+            caller=np.zeros(0, np.float32) if caller_audio is None else np.asarray(caller_audio, np.float32),
+            received=np.asarray(received, np.float32),
+            texts=dict(texts or {}),
+        )
+        turns = measure_all(timeline, scenario, recording, audio)
         if recording.failure is not None:
             failed_step = recording.failure.step_index
             turns = tuple(m for m in turns if failed_step is None or m.turn is None or m.turn < failed_step)

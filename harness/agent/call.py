@@ -17,7 +17,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -60,10 +60,18 @@ class _Interruption:
     decided_ns: int
 
 
+class Responder(Protocol):
+    """The tts mode's brain: (heard text, answer text, answer audio at 48 kHz)."""
+
+    def respond(self, turn_audio_48k: Float32Audio) -> tuple[str, str, Float32Audio]: ...
+
+
 class AgentCall:
     """State of one WebRTC call; created per offer by the server."""
 
-    def __init__(self, call_id: str, index: int, knobs: AgentKnobs, truth: TruthLog) -> None:
+    def __init__(self, call_id: str, index: int, knobs: AgentKnobs, truth: TruthLog,
+                 brain: Responder | None = None) -> None:
+        self.brain = brain
         self.call_id = call_id
         self.knobs = knobs
         self.truth = truth
@@ -205,25 +213,40 @@ class AgentCall:
         )
         self._send_event("input_audio_buffer.committed", item_id=item)
         delay_ms = self.knobs.delay.draw(self._rng)
-        reply = self.turns.audio[bounds.speech_start : bounds.speech_end].copy()
+        turn_audio = self.turns.audio[bounds.speech_start : bounds.speech_end].copy()
         response_id = f"resp_{self.call_id}_{turn}"
         self._send_event("response.created", response={"id": response_id, "status": "in_progress"})
-        onset = self._schedule(reply, decided_ns + int(delay_ms * 1e6))
+        truth: dict[str, Any] = {
+            "call_id": self.call_id, "turn": turn, "speech_start_ns": speech_start_ns,
+            "speech_end_ns": speech_end_ns, "decided_ns": decided_ns,
+            "endpointing_ms": self.knobs.endpointing_ms, "delay_ms": delay_ms,
+        }
+        target_ns = decided_ns + int(delay_ms * 1e6)
+        if self.brain is None:
+            self._answer(turn, response_id, turn_audio, target_ns, truth)
+        else:
+            self._spawn(self._think(turn, response_id, turn_audio, target_ns, truth))
+
+    async def _think(self, turn: int, response_id: str, turn_audio: Float32Audio, target_ns: int,
+                     truth: dict[str, Any]) -> None:
+        """tts mode: ASR and TTS off the event loop, then answer (no earlier than the delay)."""
+        assert self.brain is not None
+        heard, answer, audio = await asyncio.to_thread(self.brain.respond, turn_audio)
+        item = f"item_{self.call_id}_{turn}"
+        self._send_event("conversation.item.input_audio_transcription.completed", item_id=item,
+                         transcript=heard)
+        self._send_event("response.output_audio_transcript.done", response_id=response_id,
+                         transcript=answer)
+        self._answer(turn, response_id, audio, target_ns,
+                     {**truth, "heard": heard, "answer": answer, "ready_ns": time.monotonic_ns()})
+
+    def _answer(self, turn: int, response_id: str, reply: Float32Audio, target_ns: int,
+                truth: dict[str, Any]) -> None:
+        onset = self._schedule(reply, target_ns)
         self._replies.append(
             _PendingReply(turn=turn, response_id=response_id, onset_sample=onset, end_sample=onset + reply.size)
         )
-        self.truth.write(
-            "turn",
-            call_id=self.call_id,
-            turn=turn,
-            speech_start_ns=speech_start_ns,
-            speech_end_ns=speech_end_ns,
-            decided_ns=decided_ns,
-            endpointing_ms=self.knobs.endpointing_ms,
-            delay_ms=delay_ms,
-            reply_samples=int(reply.size),
-            onset_sample=onset,
-        )
+        self.truth.write("turn", **truth, reply_samples=int(reply.size), onset_sample=onset)
 
     def _sample_at(self, target_ns: int) -> int:
         """The outgoing sample that leaves at ``target_ns`` (never one already sent)."""

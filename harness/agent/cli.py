@@ -36,6 +36,7 @@ def serve_command(
     stop_delay_ms: Annotated[float, typer.Option(help="Interruption decided -> output silent.")] = 150.0,
     interrupt_min_speech_ms: Annotated[float, typer.Option(help="Speech that counts as interrupting.")] = 500.0,
     stop_on_any_sound: Annotated[bool, typer.Option(help="Fault: stop on any loud sound.")] = False,
+    wrong_answers: Annotated[bool, typer.Option(help="tts mode: some answers wrong on purpose.")] = False,
     truth_log: Annotated[Path | None, typer.Option(help="Ground-truth JSONL log.")] = None,
 ) -> None:
     """Serve until interrupted."""
@@ -49,6 +50,7 @@ def serve_command(
         refuse_offer=refuse_offer, never_answer=never_answer, drop_after_s=drop_after_s,
         malformed_events=malformed_events, barge_in=barge_in, stop_delay_ms=stop_delay_ms,
         interrupt_min_speech_ms=interrupt_min_speech_ms, stop_on_any_sound=stop_on_any_sound,
+        wrong_answers=wrong_answers,
     )
     logging.basicConfig(level=logging.WARNING)
     asyncio.run(serve(host, port, knobs, truth_log))

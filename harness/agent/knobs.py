@@ -17,6 +17,8 @@ from harness.webrtc.taps import Impairment
 class AgentMode(StrEnum):
     ECHO = "echo"
     """Repeat the caller's turn: an exact reference for PESQ and WER."""
+    TTS = "tts"
+    """A genuine cascade: local ASR of the turn -> simple rules -> Piper TTS."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,6 +78,8 @@ class AgentKnobs:
     interrupt_min_speech_ms: float = 500.0
     """Caller speech during a reply must last this long to count as an interruption;
     shorter speech (a backchannel) is ignored and not answered."""
+    wrong_answers: bool = False
+    """tts mode: answer some corpus questions wrongly, to prove content checks catch it."""
     stop_on_any_sound: bool = False
     """Fault: stop at the first loud 20 ms of caller audio (backchannels, coughs, noise)."""
 

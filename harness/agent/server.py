@@ -17,9 +17,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from harness.agent.call import AgentCall
+from harness.agent.call import AgentCall, Responder
 from harness.agent.dialects import PipecatAgentCall
-from harness.agent.knobs import AgentKnobs
+from harness.agent.knobs import AgentKnobs, AgentMode
 from harness.agent.truth import TruthLog
 
 log = logging.getLogger(__name__)
@@ -31,9 +31,10 @@ READY_PREFIX = "voice-harness agent listening on "
 
 
 class AgentServer:
-    def __init__(self, knobs: AgentKnobs, truth: TruthLog) -> None:
+    def __init__(self, knobs: AgentKnobs, truth: TruthLog, brain: Responder | None = None) -> None:
         self.knobs = knobs
         self.truth = truth
+        self.brain = brain
         self.calls: dict[str, AgentCall] = {}
         self._counter = itertools.count()
         self.app = web.Application()
@@ -150,7 +151,7 @@ class AgentServer:
             return _error(504, "never answered (never_answer knob)")
         index = next(self._counter)
         call_id = f"rtc_{index:04d}_{secrets.token_hex(4)}"
-        call = call_class(call_id, index, self.knobs, self.truth)
+        call = call_class(call_id, index, self.knobs, self.truth, brain=self.brain)
         try:
             sdp = await call.answer(offer)
         except Exception as exc:  # a bad offer must not take the agent down
@@ -172,7 +173,14 @@ def _error(status: int, message: str) -> web.Response:
 
 async def serve(host: str, port: int, knobs: AgentKnobs, truth_path: Path | None) -> None:
     """Run until SIGINT/SIGTERM; prints one ready line with the URL for whoever started us."""
-    server = AgentServer(knobs, TruthLog(truth_path))
+    brain = None
+    if knobs.mode is AgentMode.TTS:
+        # Loaded (and its fixed answers synthesised) before the ready line: a call
+        # never waits for a model.
+        from harness.agent.cascade import CascadeBrain
+
+        brain = await asyncio.to_thread(CascadeBrain, wrong_answers=knobs.wrong_answers)
+    server = AgentServer(knobs, TruthLog(truth_path), brain)
     runner = web.AppRunner(server.app, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from harness.endpoints.base import WebRTCEndpoint
 from harness.endpoints.openai_realtime import OpenAIRealtimeEndpoint
+from harness.endpoints.pipecat import PipecatEndpoint
+from harness.endpoints.whip import WhipEndpoint
 from harness.records import Dialect, EndpointSpec
 
 ADAPTERS: dict[Dialect, type[WebRTCEndpoint]] = {
     Dialect.OPENAI_REALTIME: OpenAIRealtimeEndpoint,
+    Dialect.PIPECAT: PipecatEndpoint,
+    Dialect.WHIP: WhipEndpoint,
 }
 
 

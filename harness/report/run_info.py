@@ -28,6 +28,7 @@ from harness.records import (
     MetricSummary,
     Scenario,
     SegmentationParams,
+    Verdict,
 )
 
 REPORTED_PACKAGES = (
@@ -125,6 +126,8 @@ class RunInfo:
     summary: tuple[MetricSummary, ...] = ()
     failures: tuple[RunFailure, ...] = ()
     segmentation: SegmentationParams = field(default_factory=SegmentationParams)
+    verdicts: tuple[Verdict, ...] = ()
+    """SLO and regression verdicts, when the run was gated (``--slo`` / ``--baseline``)."""
 
 
 def utc_now_iso() -> str:

@@ -260,9 +260,11 @@ def test_measure_all_runs_every_family() -> None:
         [(S + 200 * MS, S + 700 * MS), (S + 900 * MS, 2 * S)],
     )
     out = measure_all(tl, sc, rec)
-    assert set(FAMILIES) == {"latency", "activity"}
+    assert {"latency", "activity", "barge_in", "cutoffs", "talk_over"} <= set(FAMILIES)
     metrics = {m.metric: m for m in out}
-    assert set(metrics) == {TURN_LATENCY, NO_RESPONSE, "agent_speech_ms", "agent_turns"}
+    # Every family ran: latency, activity, cutoffs and talk-over each left their numbers.
+    assert {TURN_LATENCY, NO_RESPONSE, "agent_speech_ms", "agent_turns", "cutoff", "talk_over_ms"} <= set(metrics)
+    assert metrics["cutoff"].value == 0.0
     assert metrics["agent_speech_ms"].value == pytest.approx(600.0)
     assert metrics["agent_speech_ms"].turn is None
     assert metrics["agent_turns"].value == 2.0

@@ -1,0 +1,108 @@
+"""Everything the report writers need, read once from the run folder.
+
+Each writer (junit, allure, html, markdown) is a function of this record, so the
+reports agree with each other and are rebuilt from disk alone (``voice-harness report``).
+A call folder that cannot be read (a run killed mid-write) is listed as unreadable
+and the rest of the report is still written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.records import CallRecording, Measurement, Scenario, Verdict
+from harness.report.run_folder import (
+    RECORDING_JSON,
+    RunFolderError,
+    iter_call_dirs,
+    load_scenario,
+    read_results,
+    read_run_info,
+)
+from harness.report.run_info import RunInfo
+from harness.report.serialize import SerializationError, from_json
+from harness.slo.baseline import MetricRow
+
+__all__ = ["CallEntry", "ReportContext", "read_context"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallEntry:
+    call_id: str
+    path: Path
+    recording: CallRecording | None
+    scenario: Scenario | None
+    measurements: tuple[Measurement, ...]
+    error: str = ""
+    """Why the call folder could not be read (the call is still listed)."""
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.recording is not None
+            and self.recording.failure is None
+            and all(m.passed is not False for m in self.measurements)
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReportContext:
+    run_dir: Path
+    info: RunInfo | None
+    measurements: tuple[Measurement, ...]
+    calls: tuple[CallEntry, ...]
+    verdicts: tuple[Verdict, ...] = ()
+    baseline_rows: tuple[MetricRow, ...] = ()
+    baseline_path: Path | None = None
+    problems: tuple[str, ...] = field(default_factory=tuple)
+    """Files that could not be read, named for the report's reader."""
+
+    @property
+    def run_id(self) -> str:
+        return self.info.run_id if self.info else self.run_dir.name
+
+
+def read_context(
+    run_dir: Path,
+    verdicts: Sequence[Verdict] | None = None,
+    baseline_rows: Sequence[MetricRow] = (),
+    baseline_path: Path | None = None,
+) -> ReportContext:
+    problems: list[str] = []
+    info: RunInfo | None
+    try:
+        info = read_run_info(run_dir)
+    except RunFolderError as exc:
+        info = None
+        problems.append(str(exc))
+    measurements = tuple(read_results(run_dir))
+    by_call: dict[str, list[Measurement]] = {}
+    for m in measurements:
+        by_call.setdefault(m.call_id, []).append(m)
+    calls: list[CallEntry] = []
+    seen: set[str] = set()
+    for call_dir in iter_call_dirs(run_dir):
+        cid = call_dir.name
+        seen.add(cid)
+        rec: CallRecording | None = None
+        scn: Scenario | None = None
+        error = ""
+        try:
+            rec = from_json(CallRecording, (call_dir / RECORDING_JSON).read_bytes())
+            scn = load_scenario(call_dir) if (call_dir / "scenario.json").is_file() else None
+        except (RunFolderError, SerializationError, OSError) as exc:
+            error = f"{call_dir}: {exc}"
+            problems.append(error)
+        calls.append(CallEntry(call_id=cid, path=call_dir, recording=rec, scenario=scn,
+                               measurements=tuple(by_call.get(cid, ())), error=error))
+    for cid, ms in by_call.items():  # results without a call folder (bad scenario files)
+        if cid not in seen:
+            calls.append(CallEntry(call_id=cid, path=run_dir / "calls" / cid, recording=None,
+                                   scenario=None, measurements=tuple(ms)))
+    if verdicts is None:
+        verdicts = info.verdicts if info else ()
+    return ReportContext(run_dir=run_dir, info=info, measurements=measurements, calls=tuple(calls),
+                         verdicts=tuple(verdicts), baseline_rows=tuple(baseline_rows),
+                         baseline_path=baseline_path, problems=tuple(problems))

@@ -1,0 +1,139 @@
+"""index.html: one self-contained page (inline CSS/JS, images as data: URIs).
+
+Audio players point at the WAVs beside the page in the run folder (relative paths),
+so the page opens from disk with no network and stays small for a 200-call run.
+Jinja2 autoescaping is on for everything: transcripts, error messages and event data
+come from the endpoint and may contain markup.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from harness.records import EventKind, Measurement, VerdictStatus
+from harness.report.context import CallEntry, ReportContext
+from harness.report.plots import cdf_png, cutoff_curve_png, cutoff_points
+from harness.stats.percentiles import summarize
+
+__all__ = ["INDEX_HTML", "render_html", "write_html"]
+
+INDEX_HTML = "index.html"
+_TEMPLATES = Path(__file__).with_name("templates")
+_TRANSCRIPTS = (EventKind.INPUT_TRANSCRIPT, EventKind.OUTPUT_TRANSCRIPT)
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(_TEMPLATES),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _fmt(x: float | None, unit: str = "") -> str:
+    if x is None:
+        return "-"
+    return f"{x:.1f}" if unit == "ms" else f"{x:.3g}"
+
+
+_env.filters["num"] = _fmt
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Plot:
+    title: str
+    src: str
+
+
+def _latency_plots(measurements: Sequence[Measurement]) -> list[_Plot]:
+    metrics = sorted({m.metric for m in measurements if m.unit == "ms"},
+                     key=lambda n: ("latency" not in n, n))
+    plots = []
+    for metric in metrics:
+        groups: dict[str, list[float]] = {}
+        unit = "ms"
+        for m in measurements:
+            if m.metric == metric and m.value is not None:
+                groups.setdefault(f"{m.endpoint}/{m.caller}", []).append(m.value)
+        if groups:
+            plots.append(_Plot(title=f"{metric}: CDF per endpoint/caller",
+                               src=_data_uri(cdf_png(metric, unit, groups))))
+    return plots
+
+
+def _call_view(call: CallEntry, run_dir: Path, timeline: bytes | None) -> dict[str, object]:
+    rec = call.recording
+    transcripts = []
+    events = []
+    if rec is not None:
+        for ev in rec.events:
+            text = " ".join(str(v) for k, v in ev.data.items() if k in ("transcript", "text", "delta"))
+            if ev.kind in _TRANSCRIPTS and text:
+                transcripts.append({"t": ev.t_ns / 1e9, "who": "caller" if ev.kind == EventKind.INPUT_TRANSCRIPT else "agent", "text": text})
+            events.append({"t": ev.t_ns / 1e9, "kind": str(ev.kind), "vendor": ev.vendor_type,
+                           "data": json.dumps(ev.data, ensure_ascii=False)[:500]})
+    audio = []
+    for name in ("mix.wav", "caller.wav", "received.wav"):
+        if (call.path / name).is_file():
+            audio.append({"name": name, "src": (call.path / name).relative_to(run_dir).as_posix()})
+    failure = None
+    if rec is not None and rec.failure is not None:
+        failure = f"{rec.failure.kind}: {rec.failure.reason}"
+    elif call.error:
+        failure = call.error
+    return {
+        "id": call.call_id,
+        "scenario": rec.scenario_id if rec else (call.measurements[0].scenario if call.measurements else ""),
+        "endpoint": rec.endpoint if rec else (call.measurements[0].endpoint if call.measurements else ""),
+        "caller": str(rec.caller) if rec else "",
+        "ok": call.ok,
+        "failure": failure,
+        "measurements": call.measurements,
+        "transcripts": transcripts,
+        "events": events[:200],
+        "audio": audio,
+        "timeline": _data_uri(timeline) if timeline else None,
+    }
+
+
+def render_html(ctx: ReportContext, timelines: Mapping[str, bytes] | None = None) -> str:
+    timelines = timelines or {}
+    summary = summarize(ctx.measurements, by=("metric", "endpoint", "caller"), n_resamples=500)
+    points = cutoff_points(ctx.measurements)
+    cutoff = _data_uri(cutoff_curve_png(points)) if points else None
+    failed_calls = [c for c in ctx.calls if not c.ok]
+    gate_failed = any(v.status is VerdictStatus.FAIL for v in ctx.verdicts)
+    return _env.get_template("index.html.j2").render(
+        run_id=ctx.run_id,
+        info=ctx.info,
+        ok=not failed_calls and not gate_failed,
+        n_calls=len(ctx.calls),
+        n_failed=len(failed_calls),
+        summary=summary,
+        plots=_latency_plots(ctx.measurements),
+        cutoff=cutoff,
+        verdicts=ctx.verdicts,
+        baseline_rows=ctx.baseline_rows,
+        baseline=ctx.baseline_path.name if ctx.baseline_path else None,
+        calls=[_call_view(c, ctx.run_dir, timelines.get(c.call_id)) for c in ctx.calls],
+        problems=ctx.problems,
+    )
+
+
+def write_html(ctx: ReportContext, timelines: Mapping[str, bytes] | None = None,
+               path: Path | None = None) -> Path:
+    path = path or ctx.run_dir / INDEX_HTML
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(render_html(ctx, timelines), encoding="utf-8")
+    tmp.replace(path)
+    return path

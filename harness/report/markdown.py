@@ -1,0 +1,111 @@
+"""summary.md: the run in a few lines, short enough for a pull-request comment.
+
+Bounded whatever the run's size: the key metrics table, failed gate verdicts and
+failed calls are each capped, with a count of what was left out. Endpoint text is
+never copied in verbatim; reasons are shortened and stripped of Markdown/HTML syntax
+so a hostile transcript cannot inject markup into the comment.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.records import Measurement, VerdictStatus
+from harness.report.context import ReportContext
+from harness.stats.percentiles import summarize
+from harness.stats.regression import Change
+
+__all__ = ["SUMMARY_MD", "render_markdown", "write_markdown"]
+
+SUMMARY_MD = "summary.md"
+MAX_ROWS = 12
+MAX_FAILED = 8
+_UNSAFE = re.compile(r"[<>`|*\[\]\\#!]")
+
+
+def _safe(text: str, limit: int = 140) -> str:
+    """One line, no markup: endpoint text must not turn into HTML, links or table cells."""
+    text = _UNSAFE.sub(" ", " ".join(text.split()))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _fmt(x: float | None, unit: str) -> str:
+    if x is None:
+        return "-"
+    return f"{x:.0f} ms" if unit == "ms" else f"{x:.3g}"
+
+
+def _key_metrics(measurements: Sequence[Measurement]) -> list[str]:
+    rows = [s for s in summarize(measurements, by=("metric", "endpoint"), n_resamples=200)
+            if s.n > 0 and s.unit != "bool"]
+    rows.sort(key=lambda s: ("latency" not in s.metric, s.metric, s.group))
+    lines = ["| metric | group | n | p50 | p95 | max |", "|---|---|--:|--:|--:|--:|"]
+    for s in rows[:MAX_ROWS]:
+        lines.append(f"| {_safe(s.metric, 40)} | {_safe(s.group, 40)} | {s.n} | {_fmt(s.p50, s.unit)} "
+                     f"| {_fmt(s.p95, s.unit)} | {_fmt(s.max, s.unit)} |")
+    if len(rows) > MAX_ROWS:
+        lines.append(f"\n_{len(rows) - MAX_ROWS} more rows in index.html_")
+    rates: dict[str, list[float]] = {}
+    for m in measurements:
+        if m.unit == "bool" and m.value is not None:
+            rates.setdefault(m.metric, []).append(m.value)
+    if rates:
+        parts = [f"{_safe(k, 40)} {sum(v) / len(v):.1%} (n={len(v)})" for k, v in sorted(rates.items())]
+        lines.append("\nRates: " + ", ".join(parts[:MAX_ROWS]))
+    return lines
+
+
+def render_markdown(ctx: ReportContext) -> str:
+    failed_calls = [c for c in ctx.calls if not c.ok]
+    gate_fail = [v for v in ctx.verdicts if v.status is VerdictStatus.FAIL]
+    insufficient = sum(1 for v in ctx.verdicts if v.status is VerdictStatus.INSUFFICIENT_SAMPLES)
+    ok = not failed_calls and not gate_fail
+    head = "✅ passed" if ok else "❌ failed"
+    lines = [f"## voice-harness {head} — run `{_safe(ctx.run_id, 60)}`", ""]
+    lines.append(f"{len(ctx.calls)} calls, {len(failed_calls)} failed; "
+                 f"{len(ctx.verdicts)} gate verdicts, {len(gate_fail)} failed, "
+                 f"{insufficient} with insufficient samples.")
+    if ctx.info and ctx.info.endpoints:
+        lines.append("Endpoints: " + ", ".join(_safe(e.name, 40) for e in ctx.info.endpoints) + ".")
+    lines.append("")
+    if gate_fail:
+        lines += ["### Gate failures", ""]
+        for v in gate_fail[:MAX_FAILED]:
+            obs = _fmt(v.observed, v.unit)
+            lines.append(f"- **{_safe(v.metric, 40)} {v.stat}** [{_safe(v.group, 60)}]: {obs} "
+                         f"(threshold {v.op} {_fmt(v.threshold, v.unit)}, n={v.n}, {v.kind})")
+        if len(gate_fail) > MAX_FAILED:
+            lines.append(f"- … {len(gate_fail) - MAX_FAILED} more")
+        lines.append("")
+    regressions = [r for r in ctx.baseline_rows if r.comparison.change is Change.REGRESSION]
+    improvements = [r for r in ctx.baseline_rows if r.comparison.change is Change.IMPROVEMENT]
+    if ctx.baseline_rows:
+        lines.append(f"Against baseline `{_safe(ctx.baseline_path.name if ctx.baseline_path else '?', 60)}`: "
+                     f"{len(regressions)} regressions, {len(improvements)} improvements.")
+        lines.append("")
+    if ctx.measurements:
+        lines += ["### Key metrics", "", *_key_metrics(ctx.measurements), ""]
+    if failed_calls:
+        lines += ["### Failed calls", ""]
+        for c in failed_calls[:MAX_FAILED]:
+            if c.recording is not None and c.recording.failure is not None:
+                why = f"{c.recording.failure.kind}: {c.recording.failure.reason}"
+            else:
+                why = "; ".join(f"{m.metric} step {m.turn}: {m.reason or 'expectation not met'}"
+                                for m in c.measurements if m.passed is False) or c.error
+            lines.append(f"- `{_safe(c.call_id, 80)}`: {_safe(why)}")
+        if len(failed_calls) > MAX_FAILED:
+            lines.append(f"- … {len(failed_calls) - MAX_FAILED} more")
+        lines.append("")
+    lines.append("Full report: `index.html` in the run folder (also junit.xml, allure-results/).")
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(ctx: ReportContext, path: Path | None = None) -> Path:
+    path = path or ctx.run_dir / SUMMARY_MD
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(render_markdown(ctx), encoding="utf-8")
+    tmp.replace(path)
+    return path

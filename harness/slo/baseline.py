@@ -1,0 +1,144 @@
+"""A run against a baseline run: per metric (and group), the change and its verdict.
+
+Which way is worse depends on the metric; :data:`DIRECTIONS` is the built-in table,
+matched by glob in order, so a metric family added later is gated as soon as its name
+fits a pattern (``*_latency_ms``, ``pesq*``) and is reported-but-not-gated otherwise.
+The SLO file's ``[regression.metrics]`` entries come first and override it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from harness.records import Verdict, VerdictKind, VerdictStatus
+from harness.slo.data import RunData, group_key, values_of
+from harness.slo.rules import Direction, MetricPolicy, RegressionSettings
+from harness.stats.regression import Change, Comparison, compare_samples
+
+__all__ = ["DIRECTIONS", "MetricRow", "compare_runs", "policy_for", "regression_verdicts"]
+
+DIRECTIONS: tuple[tuple[str, MetricPolicy], ...] = (
+    # informational: how much the agent talked is not better or worse
+    ("agent_speech_ms", MetricPolicy(direction=Direction.NONE)),
+    ("agent_turns", MetricPolicy(direction=Direction.NONE)),
+    # quality / accuracy: higher is better
+    ("*pesq*", MetricPolicy(direction=Direction.HIGHER, stat="p50", abs_tolerance=0.1, rel_tolerance=0.0)),
+    ("*stoi*", MetricPolicy(direction=Direction.HIGHER, stat="p50", abs_tolerance=0.02, rel_tolerance=0.0)),
+    ("*mos*", MetricPolicy(direction=Direction.HIGHER, stat="p50", abs_tolerance=0.1, rel_tolerance=0.0)),
+    ("*handled*", MetricPolicy(direction=Direction.HIGHER, stat="mean", abs_tolerance=0.05, rel_tolerance=0.0)),
+    # error rates (0/1 or fractions): lower is better
+    ("*wer*", MetricPolicy(direction=Direction.LOWER, stat="mean", abs_tolerance=0.02, rel_tolerance=0.0)),
+    ("*cer*", MetricPolicy(direction=Direction.LOWER, stat="mean", abs_tolerance=0.02, rel_tolerance=0.0)),
+    ("no_response", MetricPolicy(direction=Direction.LOWER, stat="mean", abs_tolerance=0.05, rel_tolerance=0.0)),
+    ("call_failed", MetricPolicy(direction=Direction.LOWER, stat="mean", abs_tolerance=0.05, rel_tolerance=0.0)),
+    ("cutoff*", MetricPolicy(direction=Direction.LOWER, stat="mean", abs_tolerance=0.05, rel_tolerance=0.0)),
+    ("*ignored*", MetricPolicy(direction=Direction.LOWER, stat="mean", abs_tolerance=0.05, rel_tolerance=0.0)),
+    ("*false*", MetricPolicy(direction=Direction.LOWER, stat="mean", abs_tolerance=0.05, rel_tolerance=0.0)),
+    ("*loss*", MetricPolicy(direction=Direction.LOWER, stat="mean", abs_tolerance=0.01, rel_tolerance=0.0)),
+    # times: lower is better (latency, stop latency, talk-over, jitter)
+    ("*_ms", MetricPolicy(direction=Direction.LOWER, stat="p50", abs_tolerance=30.0, rel_tolerance=0.10)),
+)
+"""(glob, policy) in match order; unknown metrics are reported, never gated."""
+
+_FALLBACK = MetricPolicy(direction=Direction.NONE, stat="p50", abs_tolerance=0.0, rel_tolerance=0.0)
+
+
+def policy_for(metric: str, settings: RegressionSettings | None = None) -> MetricPolicy:
+    """The policy of ``metric``: the SLO file's entries first, then :data:`DIRECTIONS`."""
+    builtin = next((p for pat, p in DIRECTIONS if fnmatch.fnmatchcase(metric, pat)), _FALLBACK)
+    user = next(
+        (p for pat, p in (settings.metrics.items() if settings else ())
+         if fnmatch.fnmatchcase(metric, pat)),
+        None,
+    )
+    if user is None:
+        return builtin
+    return MetricPolicy(
+        direction=user.direction or builtin.direction,
+        stat=user.stat or builtin.stat,
+        abs_tolerance=user.abs_tolerance if user.abs_tolerance is not None else builtin.abs_tolerance,
+        rel_tolerance=user.rel_tolerance if user.rel_tolerance is not None else builtin.rel_tolerance,
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetricRow:
+    metric: str
+    group: str
+    unit: str
+    direction: Direction
+    comparison: Comparison
+
+
+def _grouped(data: RunData, by: Sequence[str]) -> dict[tuple[str, str], list[float]]:
+    out: dict[tuple[str, str], list[float]] = {}
+    for m in data.measurements:
+        vals = out.setdefault((m.metric, group_key(m, data.context(m.call_id), by)), [])
+        vals.extend(values_of([m]))
+    return out
+
+
+def compare_runs(
+    baseline: RunData, current: RunData, settings: RegressionSettings | None = None, *, seed: int = 0
+) -> list[MetricRow]:
+    """One row per metric (overall, plus per ``settings.by`` group) present in either run.
+
+    Groups are matched by label, so comparing two vendors (different endpoint names)
+    works overall; group by ``scenario`` rather than ``endpoint`` for a vendor table.
+    """
+    settings = settings or RegressionSettings()
+    units = {m.metric: m.unit for m in (*baseline.measurements, *current.measurements)}
+    rows = []
+    for by in ((), settings.by) if settings.by else ((),):
+        a, b = _grouped(baseline, by), _grouped(current, by)
+        for metric, group in sorted(set(a) | set(b)):
+            policy = policy_for(metric, settings)
+            direction = policy.direction or Direction.NONE
+            cmp = compare_samples(
+                a.get((metric, group), []), b.get((metric, group), []),
+                stat=policy.stat or "p50", direction=str(direction),
+                abs_tolerance=policy.abs_tolerance or 0.0, rel_tolerance=policy.rel_tolerance or 0.0,
+                alpha=settings.alpha, min_samples=settings.min_samples,
+                n_resamples=settings.n_resamples, seed=seed, key=f"{metric}|{group}",
+            )
+            rows.append(MetricRow(metric=metric, group=group, unit=units.get(metric, ""),
+                                  direction=direction, comparison=cmp))
+    return rows
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.4g}"
+
+
+def describe(row: MetricRow) -> str:
+    c = row.comparison
+    ci = "-" if c.ci is None else f"[{_fmt(c.ci[0])}, {_fmt(c.ci[1])}]"
+    p = "-" if c.p_worse is None else f"{c.p_worse:.3g}"
+    return (f"baseline {c.stat}={_fmt(c.a)} (n={c.n_a}), now {_fmt(c.b)} (n={c.n_b}), "
+            f"diff {_fmt(c.diff)} 95% CI {ci}, tolerance {_fmt(c.tolerance)}, "
+            f"rank-test p(worse)={p}: {c.change}")
+
+
+def regression_verdicts(rows: Sequence[MetricRow]) -> tuple[Verdict, ...]:
+    """Gated rows as Verdicts: fail = regression; ungated metrics are left out."""
+    out = []
+    for row in rows:
+        c = row.comparison
+        if c.change is Change.UNGATED:
+            continue
+        status = {
+            Change.REGRESSION: VerdictStatus.FAIL,
+            Change.INSUFFICIENT: VerdictStatus.INSUFFICIENT_SAMPLES,
+        }.get(c.change, VerdictStatus.PASS)
+        lower = row.direction is Direction.LOWER
+        base = c.a if c.a is not None else 0.0
+        out.append(Verdict(
+            kind=VerdictKind.REGRESSION, rule=f"no regression vs baseline ({row.direction} is better)",
+            metric=row.metric, stat=c.stat, group=row.group, op="<=" if lower else ">=",
+            threshold=base + c.tolerance if lower else base - c.tolerance,
+            observed=c.b, n=c.n_b, min_samples=0, status=status, unit=row.unit,
+            detail=describe(row),
+        ))
+    return tuple(out)

@@ -1,0 +1,267 @@
+"""The SLO file (TOML): rules with thresholds, and the regression settings.
+
+Example (``ci/slo.toml`` is the annotated one)::
+
+    schema_version = 1
+    [[slo]]
+    name = "turn latency p95"
+    metric = "turn_latency_ms"       # a metric name or a glob (cutoff_pause_*)
+    stat = "p95"                     # p50 p90 p95 p99 pNN max min mean rate
+    max = 800                        # or: min = 3.5 (higher is better)
+    min_samples = 10                 # fewer values -> insufficient_samples, not a pass
+    by = ["endpoint"]                # one verdict per endpoint (default: one overall)
+    where = { suite = "smoke", tags = ["latency"], turn = [1, 2] }
+
+    [regression]                     # how a run is compared with a baseline
+    alpha = 0.05
+    [regression.metrics.turn_latency_ms]
+    direction = "lower"              # lower is better; "higher" (PESQ); "none" = never gated
+    abs_tolerance = 50
+    rel_tolerance = 0.10
+
+Parsing goes through pydantic so a typo (``maxx = 800``) is an error naming the file,
+the rule and the field, not a rule silently never checked.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from harness.slo.data import MEASUREMENT_FIELDS, FilterValue
+from harness.slo.stat import StatError, check_stat
+
+__all__ = [
+    "Direction",
+    "MetricPolicy",
+    "RegressionSettings",
+    "SloError",
+    "SloFile",
+    "SloRule",
+    "load_slo_file",
+    "parse_slo",
+]
+
+SLO_SCHEMA_VERSION = 1
+FILTER_FIELDS = (*MEASUREMENT_FIELDS, "suite", "tags")
+
+
+class SloError(Exception):
+    """An SLO file that cannot be used; the message names the file and the field."""
+
+
+class Direction(StrEnum):
+    LOWER = "lower"
+    """Lower is better (latency, error rates): an increase is a regression."""
+    HIGHER = "higher"
+    """Higher is better (PESQ, STOI, handled rate): a decrease is a regression."""
+    NONE = "none"
+    """Informational (agent speech duration): reported, never gated."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SloRule:
+    name: str
+    metric: str
+    stat: str
+    op: Literal["<=", ">="]
+    threshold: float
+    min_samples: int = 5
+    by: tuple[str, ...] = ()
+    where: Mapping[str, FilterValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetricPolicy:
+    """How one metric is compared with a baseline; ``None`` fields take the defaults."""
+
+    direction: Direction | None = None
+    stat: str | None = None
+    abs_tolerance: float | None = None
+    rel_tolerance: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegressionSettings:
+    alpha: float = 0.05
+    """Significance level of the rank test; the bootstrap CI is at 1 - alpha."""
+    min_samples: int = 5
+    n_resamples: int = 2000
+    by: tuple[str, ...] = ()
+    """Compare per group too (e.g. ``["scenario"]``); always compared overall."""
+    metrics: Mapping[str, MetricPolicy] = field(default_factory=dict)
+    """Per metric name or glob; first match wins over the built-in table."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SloFile:
+    rules: tuple[SloRule, ...] = ()
+    regression: RegressionSettings = field(default_factory=RegressionSettings)
+    source: str = ""
+
+
+# ------------------------------------------------------------------ TOML shape
+
+Scalar = str | int | float | bool
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _RuleModel(_Strict):
+    name: str | None = None
+    metric: Annotated[str, Field(min_length=1)]
+    stat: str = "p95"
+    max: float | None = None
+    min: float | None = None
+    min_samples: Annotated[int, Field(ge=1)] | None = None
+    by: list[str] = []
+    where: dict[str, Scalar | list[Scalar]] = {}
+
+    @field_validator("stat")
+    @classmethod
+    def _stat(cls, v: str) -> str:
+        try:
+            return check_stat(v)
+        except StatError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("by")
+    @classmethod
+    def _by(cls, v: list[str]) -> list[str]:
+        bad = [x for x in v if x not in FILTER_FIELDS or x == "tags"]
+        if bad:
+            raise ValueError(f"cannot group by {bad}; use {[f for f in FILTER_FIELDS if f != 'tags']}")
+        return v
+
+    @field_validator("where")
+    @classmethod
+    def _where(cls, v: dict[str, Scalar | list[Scalar]]) -> dict[str, Scalar | list[Scalar]]:
+        bad = [x for x in v if x not in FILTER_FIELDS]
+        if bad:
+            raise ValueError(f"unknown filter field {bad}; use {list(FILTER_FIELDS)}")
+        return v
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> _RuleModel:
+        if (self.max is None) == (self.min is None):
+            raise ValueError("give exactly one of 'max' (upper bound) or 'min' (lower bound)")
+        return self
+
+
+class _PolicyModel(_Strict):
+    direction: Direction | None = None
+    stat: str | None = None
+    abs_tolerance: Annotated[float, Field(ge=0)] | None = None
+    rel_tolerance: Annotated[float, Field(ge=0)] | None = None
+
+    @field_validator("stat")
+    @classmethod
+    def _stat(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            return check_stat(v)
+        except StatError as exc:
+            raise ValueError(str(exc)) from None
+
+
+class _RegressionModel(_Strict):
+    alpha: Annotated[float, Field(gt=0, lt=1)] = 0.05
+    min_samples: Annotated[int, Field(ge=2)] = 5
+    n_resamples: Annotated[int, Field(ge=100)] = 2000
+    by: list[str] = []
+    metrics: dict[str, _PolicyModel] = {}
+
+
+class _DefaultsModel(_Strict):
+    min_samples: Annotated[int, Field(ge=1)] = 5
+
+
+class _FileModel(_Strict):
+    schema_version: Literal[1] = 1
+    defaults: _DefaultsModel = _DefaultsModel()
+    slo: list[_RuleModel] = []
+    regression: _RegressionModel = _RegressionModel()
+
+
+def _where_value(v: Scalar | list[Scalar]) -> FilterValue:
+    return tuple(v) if isinstance(v, list) else v
+
+
+def parse_slo(text: str, source: str = "<slo>") -> SloFile:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SloError(f"{source}: TOML syntax error: {exc}") from None
+    try:
+        model = _FileModel.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False):
+            loc = list(err["loc"])
+            where = ".".join(str(p) for p in loc)
+            if len(loc) >= 2 and loc[0] == "slo" and isinstance(loc[1], int):
+                rules = raw.get("slo")
+                rule = rules[loc[1]] if isinstance(rules, list) and loc[1] < len(rules) else {}
+                label = rule.get("name") or rule.get("metric") if isinstance(rule, dict) else None
+                rest = ".".join(str(p) for p in loc[2:]) or "(rule)"
+                where = f"slo rule {loc[1]}" + (f" ({label})" if label else "") + f": field '{rest}'"
+            else:
+                where = f"field '{where or '(top level)'}'"
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{source}: {where}: {msg}")
+        raise SloError("\n".join(problems)) from None
+    rules = []
+    for i, r in enumerate(model.slo):
+        upper = r.max is not None
+        threshold = r.max if r.max is not None else r.min
+        assert threshold is not None
+        rules.append(
+            SloRule(
+                name=r.name or f"{r.metric} {r.stat} {'<=' if upper else '>='} {threshold:g}"
+                + (f" [{i}]" if any(x.metric == r.metric and x.stat == r.stat and x is not r
+                                    for x in model.slo) and r.name is None else ""),
+                metric=r.metric,
+                stat=r.stat,
+                op="<=" if upper else ">=",
+                threshold=float(threshold),
+                min_samples=r.min_samples or model.defaults.min_samples,
+                by=tuple(r.by),
+                where={k: _where_value(v) for k, v in r.where.items()},
+            )
+        )
+    reg = model.regression
+    bad_by = [x for x in reg.by if x not in FILTER_FIELDS or x == "tags"]
+    if bad_by:
+        raise SloError(f"{source}: field 'regression.by': cannot group by {bad_by}")
+    return SloFile(
+        rules=tuple(rules),
+        regression=RegressionSettings(
+            alpha=reg.alpha,
+            min_samples=reg.min_samples,
+            n_resamples=reg.n_resamples,
+            by=tuple(reg.by),
+            metrics={
+                k: MetricPolicy(direction=p.direction, stat=p.stat,
+                                abs_tolerance=p.abs_tolerance, rel_tolerance=p.rel_tolerance)
+                for k, p in reg.metrics.items()
+            },
+        ),
+        source=source,
+    )
+
+
+def load_slo_file(path: Path) -> SloFile:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SloError(f"{path}: cannot read SLO file: {exc}") from None
+    return parse_slo(text, str(path))
