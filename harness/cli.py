@@ -21,8 +21,11 @@ from rich.console import Console
 
 from harness.agent.cli import agent_app
 from harness.corpus.cli import corpus_app
+from harness.endpoints.cli import endpoints_app
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+DEMO_SUITES = [Path("suites/smoke"), Path("suites/barge_in"), Path("suites/endpointing"),
+               Path("suites/quality"), Path("suites/accuracy")]
 
 app = typer.Typer(
     help="Evaluation and conformance harness for realtime voice AI.",
@@ -31,6 +34,7 @@ app = typer.Typer(
 )
 app.add_typer(agent_app, name="agent")
 app.add_typer(corpus_app, name="corpus")
+app.add_typer(endpoints_app, name="endpoints")
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
@@ -92,7 +96,7 @@ def demo_command(
     """Build the corpus, start the reference agent, run the shipped suites, report."""
     from harness.session import demo
 
-    raise typer.Exit(asyncio.run(demo(out, suites or [Path("suites/smoke")], console)))
+    raise typer.Exit(asyncio.run(demo(out, suites or DEMO_SUITES, console)))
 
 
 @app.command("report")

@@ -41,10 +41,17 @@ def plan(
     callers: Sequence[CallerKind],
     repeat: int = 1,
     scenario_errors: Sequence[ScenarioError] = (),
+    routes: Sequence[tuple[str, str]] = (),
 ) -> RunPlan:
+    """Every scenario x endpoint x caller x repeat; ``routes`` (tag, endpoint name) send
+    scenarios with that tag to that endpoint only, and keep the rest off it."""
+    routed = {name for _, name in routes}
     specs = []
     for scenario in scenarios:
+        wanted = {name for tag, name in routes if tag in scenario.tags}
         for endpoint in endpoints:
+            if (endpoint.name in wanted) != bool(wanted) or (not wanted and endpoint.name in routed):
+                continue
             for caller in callers:
                 for r in range(repeat):
                     key = f"{scenario.id}|{endpoint.name}|{caller}|{r}"

@@ -63,6 +63,8 @@ class RunRequest:
     argv: tuple[str, ...] = ()
     run_id: str | None = None
     caller_settings: CallerSettings = dataclasses.field(default_factory=CallerSettings)
+    routes: tuple[tuple[str, str], ...] = ()
+    """(scenario tag, endpoint name): tagged scenarios run on that endpoint only."""
     slo: Path | None = None
     """SLO file to gate the run on (exit code 3 when a verdict fails)."""
     baseline: Path | None = None
@@ -106,7 +108,7 @@ async def run_and_report(request: RunRequest, console: Console) -> int:
     scenarios, errors = load_all(list(request.paths), corpus)
     if not scenarios and not errors:
         raise UsageError(f"no scenario files found under {', '.join(map(str, request.paths))}")
-    run_plan = plan(scenarios, endpoints, callers, request.repeat, errors)
+    run_plan = plan(scenarios, endpoints, callers, request.repeat, errors, request.routes)
     slo = _gate_inputs(request.slo, request.baseline)
     try:
         folder = RunFolder.create(request.out, request.run_id)
@@ -190,23 +192,33 @@ def rescore_run(run_dir: Path, console: Console) -> int:
 
 
 async def demo(out: Path, suites: Sequence[Path], console: Console) -> int:
-    """The README's main job: corpus, reference agent, shipped suites, report."""
+    """The README's main job: corpus, reference agents, the shipped suites, a report.
+
+    Two reference agents: an echo agent (exact references for latency, barge-in,
+    cutoffs, PESQ and WER) and a tts-mode cascade agent for the scenarios tagged
+    ``tts``, whose questions need real answers.
+    """
     from harness.agent.process import AgentProcess
+    from harness.endpoints.config import resolve_endpoint
 
     t0 = time.monotonic()
     console.print("building the corpus (cached after the first time) ...")
     corpus = default_corpus(build=True)
     console.print(f"corpus: {len(corpus)} items at {corpus.root} ({time.monotonic() - t0:.1f} s)")
-    with AgentProcess(["--delay", "300"]) as agent:
-        console.print(f"reference agent: {agent.url}")
+    console.print("starting the reference agents (the tts agent loads Whisper and Piper) ...")
+    with AgentProcess(["--delay", "300"]) as echo, AgentProcess(["--mode", "tts"]) as tts:
+        echo_url, tts_url = f"openai-realtime+{echo.url}", f"openai-realtime+{tts.url}"
+        console.print(f"reference agents: echo {echo.url}, tts {tts.url}")
+        callers = _demo_callers(console)
         request = RunRequest(
-            paths=tuple(suites), endpoints=(f"openai-realtime+{agent.url}",),
-            callers=tuple(_demo_callers()), out=out, argv=("voice-harness", "demo"),
+            paths=tuple(suites), endpoints=(echo_url, tts_url), callers=tuple(callers),
+            out=out, argv=("voice-harness", "demo"), concurrency=2,
+            routes=(("tts", resolve_endpoint(tts_url).name),),
         )
         with contextlib.suppress(KeyboardInterrupt):
             return await run_and_report(request, console)
     return EXIT_FAILURES
 
 
-def _demo_callers() -> list[str]:
+def _demo_callers(console: Console) -> list[str]:
     return ["aiortc"]

@@ -12,6 +12,7 @@ from harness.metrics.accuracy import measure_accuracy
 from harness.metrics.activity import measure_activity
 from harness.metrics.barge_in import measure_barge_in
 from harness.metrics.base import MetricFamily
+from harness.metrics.breakdown import measure_breakdown
 from harness.metrics.endpointing import measure_cutoffs, measure_talk_over
 from harness.metrics.latency import measure_latency
 from harness.metrics.quality import measure_quality
@@ -22,6 +23,7 @@ __all__ = ["AUDIO_FAMILIES", "FAMILIES", "AudioMetricFamily", "MetricFamily", "m
 
 FAMILIES: dict[str, MetricFamily] = {
     "latency": measure_latency,
+    "breakdown": measure_breakdown,
     "activity": measure_activity,
     "barge_in": measure_barge_in,
     "cutoffs": measure_cutoffs,

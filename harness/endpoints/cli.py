@@ -1,0 +1,107 @@
+"""``voice-harness endpoints check | list``.
+
+``check`` is the first thing a user runs against a new endpoint: one short call and a
+table of what worked. ``list`` shows what endpoints.toml defines, without secrets:
+the name of a key's environment variable and whether it is set, never its value.
+
+Exit codes: 0 the endpoint is usable (signalling, audio both ways, a reply); 1 it is
+not (the table says where it stopped); 2 bad input (unknown endpoint, unreadable
+endpoints file, bad corpus or utterance).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from harness.endpoints.config import (
+    DEFAULT_CONFIG,
+    EndpointConfigError,
+    SecretRedactor,
+    load_endpoints,
+    resolve_endpoint,
+)
+
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+
+endpoints_app = typer.Typer(
+    help="Probe and list realtime voice endpoints.", no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _console(stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else 160)
+
+
+def _usage_error(message: str) -> typer.Exit:
+    err = _console(stderr=True)
+    err.print(Text("error: ", style="red") + Text(message))
+    return typer.Exit(EXIT_USAGE)
+
+
+@endpoints_app.command("check")
+def check_command(
+    endpoint: Annotated[str, typer.Argument(help="Name in endpoints.toml or DIALECT+URL.")],
+    endpoints_file: Annotated[Path | None, typer.Option(help="endpoints.toml")] = None,
+    corpus: Annotated[Path | None, typer.Option(help="Corpus folder (default: built-in).")] = None,
+    utterance: Annotated[str, typer.Option(help="Corpus id of what the probe says.")] = "q_time",
+    reply_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for a reply.")] = 5.0,
+    signalling_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for the SDP answer.")] = 10.0,
+    connect_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for media to connect.")] = 15.0,
+) -> None:
+    """One short call (say a question, listen for a reply) and a table of what works."""
+    from harness.corpus.defaults import default_corpus
+    from harness.corpus.errors import CorpusError
+    from harness.corpus.model import load_corpus
+    from harness.endpoints.check import CheckSettings, run_check
+
+    try:
+        spec = resolve_endpoint(endpoint, endpoints_file)
+    except EndpointConfigError as exc:
+        raise _usage_error(str(exc)) from None
+    try:
+        loaded = load_corpus(corpus) if corpus is not None else default_corpus(build=True)
+        loaded.get(utterance)
+    except CorpusError as exc:
+        raise _usage_error(str(exc)) from None
+    settings = CheckSettings(
+        utterance=utterance, reply_timeout_ms=round(reply_timeout * 1000),
+        signalling_timeout_s=signalling_timeout, connect_timeout_s=connect_timeout,
+    )
+    report = asyncio.run(run_check(spec, loaded, settings))
+    _console().print(report.table())
+    raise typer.Exit(EXIT_OK if report.ok else EXIT_FAILURES)
+
+
+@endpoints_app.command("list")
+def list_command(
+    endpoints_file: Annotated[Path, typer.Option(help="endpoints.toml")] = DEFAULT_CONFIG,
+) -> None:
+    """The endpoints a file defines (secrets never shown: only the variable's name)."""
+    try:
+        specs = load_endpoints(endpoints_file)
+    except EndpointConfigError as exc:
+        raise _usage_error(str(exc)) from None
+    redact = SecretRedactor.for_endpoints(specs.values())
+    table = Table(title=Text(str(endpoints_file)))
+    for column in ("name", "dialect", "url", "key from", "options"):
+        table.add_column(column, overflow="fold")
+    for name, spec in specs.items():
+        if spec.api_key_env is None:
+            key = "-"
+        else:
+            key = f"${spec.api_key_env} ({'set' if os.environ.get(spec.api_key_env) else 'NOT set'})"
+        options = redact(json.dumps(spec.options, sort_keys=True)) if spec.options else "-"
+        table.add_row(Text(name), Text(str(spec.dialect)), Text(redact(spec.url)), Text(key), Text(options))
+    _console().print(table)
