@@ -106,7 +106,10 @@ def _call_view(call: CallEntry, run_dir: Path, timeline: bytes | None) -> dict[s
     }
 
 
-def render_html(ctx: ReportContext, timelines: Mapping[str, bytes] | None = None) -> str:
+def render_html(ctx: ReportContext, timelines: Mapping[str, bytes] | None = None,
+                max_timelines: int | None = None) -> str:
+    """``max_timelines``: the cap the timelines were drawn under, said on the page so a
+    reader knows why a call has none."""
     timelines = timelines or {}
     summary = summarize(ctx.measurements, by=("metric", "endpoint", "caller"), n_resamples=500)
     points = cutoff_points(ctx.measurements)
@@ -126,14 +129,16 @@ def render_html(ctx: ReportContext, timelines: Mapping[str, bytes] | None = None
         baseline_rows=ctx.baseline_rows,
         baseline=ctx.baseline_path.name if ctx.baseline_path else None,
         calls=[_call_view(c, ctx.run_dir, timelines.get(c.call_id)) for c in ctx.calls],
+        n_timelines=sum(1 for c in ctx.calls if c.call_id in timelines),
+        max_timelines=max_timelines,
         problems=ctx.problems,
     )
 
 
 def write_html(ctx: ReportContext, timelines: Mapping[str, bytes] | None = None,
-               path: Path | None = None) -> Path:
+               path: Path | None = None, *, max_timelines: int | None = None) -> Path:
     path = path or ctx.run_dir / INDEX_HTML
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_html(ctx, timelines), encoding="utf-8")
+    tmp.write_text(render_html(ctx, timelines, max_timelines), encoding="utf-8")
     tmp.replace(path)
     return path

@@ -105,6 +105,8 @@ def timeline_png(
     received_audio: NDArray[np.floating],
     timeline: Timeline | None,
     turns: Sequence[Measurement] = (),
+    *,
+    dpi: int = 72,
 ) -> bytes:
     """Caller and agent waveforms on the call clock with speech segments, events and turns."""
     rate = recording.sample_rate
@@ -143,4 +145,4 @@ def timeline_png(
         ax_a.axvline(recording.failure.t_ns / 1e9, color="black", linestyle="--")
     ax_a.set_xlim(min(0.0, (recording.connected_ns or 0) / 1e9), end_s)
     ax_a.set_xlabel("call time [s]")
-    return _png(fig, dpi=72)
+    return _png(fig, dpi=dpi)
