@@ -8,9 +8,12 @@ failure is a result with a reason, and the other calls go on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from harness.callers.aiortc_caller import AiortcCaller, CallArtifacts, CallerSettings
 from harness.corpus.model import Corpus
@@ -27,6 +30,8 @@ from harness.records import (
 from harness.report.run_folder import RunFolder
 from harness.scenario.errors import ScenarioError
 from harness.scoring import CALL_FAILED, score_call
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,18 +80,40 @@ def scenario_error_result(error: ScenarioError) -> CallResult:
                       caller=CallerKind.AIORTC, repeat=0, measurements=(measurement,), failure=failure)
 
 
-CallerFactory = Callable[[CallerKind], "CallRunner"]
+class Caller(Protocol):
+    """What the runner needs of a caller: the aiortc and the browser caller both fit."""
+
+    async def run(self, spec: CallSpec) -> CallArtifacts: ...
 
 
-class CallRunner:
-    """Anything with ``async run(spec) -> CallArtifacts`` (the aiortc or browser caller)."""
-
-    async def run(self, spec: CallSpec) -> CallArtifacts:  # pragma: no cover - protocol
-        raise NotImplementedError
-
-
-def default_callers(corpus: Corpus, settings: CallerSettings | None = None) -> dict[CallerKind, AiortcCaller]:
+def default_callers(corpus: Corpus, settings: CallerSettings | None = None) -> dict[CallerKind, Caller]:
     return {CallerKind.AIORTC: AiortcCaller(corpus, settings)}
+
+
+@contextlib.asynccontextmanager
+async def open_callers(
+    kinds: Sequence[CallerKind], corpus: Corpus, settings: CallerSettings | None = None
+) -> AsyncIterator[dict[CallerKind, Caller]]:
+    """The callers a run needs; the browser caller's Chromium pool is closed on exit.
+
+    A browser caller that cannot be built (no Playwright) is left out: its calls become
+    recorded failures (``_unavailable``) instead of stopping the run.
+    """
+    callers = default_callers(corpus, settings)
+    browser = None
+    if CallerKind.BROWSER in kinds:
+        try:
+            from harness.callers.browser_caller import make_browser_caller
+
+            browser = make_browser_caller(corpus)
+            callers[CallerKind.BROWSER] = browser
+        except ImportError as exc:
+            log.warning("browser caller unavailable: %s", exc)
+    try:
+        yield callers
+    finally:
+        if browser is not None:
+            await browser.aclose()
 
 
 async def execute(
@@ -95,7 +122,7 @@ async def execute(
     folder: RunFolder,
     *,
     concurrency: int = 1,
-    callers: dict[CallerKind, AiortcCaller] | None = None,
+    callers: dict[CallerKind, Caller] | None = None,
     on_result: Callable[[CallResult], None] | None = None,
 ) -> list[CallResult]:
     """Run every planned call; results are on disk as soon as each call ends."""

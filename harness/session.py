@@ -36,7 +36,7 @@ from harness.report.run_folder import (
     read_run_info,
 )
 from harness.report.run_info import build_run_info, utc_now_iso
-from harness.runner import default_callers, execute, plan
+from harness.runner import execute, open_callers, plan
 from harness.scenario.loader import load_all
 from harness.scoring import score_call
 from harness.slo.rules import SloFile
@@ -137,9 +137,9 @@ async def run_and_report(request: RunRequest, console: Console) -> int:
                                    + (f"  ({result.failure.reason})" if result.failure else ""))
             progress.advance(task)
 
-        results = await execute(run_plan, corpus, folder, concurrency=request.concurrency,
-                                callers=default_callers(corpus, request.caller_settings),
-                                on_result=advance)
+        async with open_callers(callers, corpus, request.caller_settings) as available:
+            results = await execute(run_plan, corpus, folder, concurrency=request.concurrency,
+                                    callers=available, on_result=advance)
     info(results, utc_now_iso())
     summary = summarize([m for r in results for m in r.measurements], by=SUMMARY_GROUPS)
     print_summary(console, summary, results)
@@ -221,4 +221,12 @@ async def demo(out: Path, suites: Sequence[Path], console: Console) -> int:
 
 
 def _demo_callers(console: Console) -> list[str]:
-    return ["aiortc"]
+    """Both callers when a Chromium can be found, else the aiortc caller alone (said so)."""
+    from harness.callers.browser_discovery import ChromiumNotFound, find_chromium
+
+    try:
+        find_chromium()
+    except ChromiumNotFound as exc:
+        console.print(f"[yellow]browser caller skipped:[/yellow] {exc}")
+        return ["aiortc"]
+    return ["aiortc", "browser"]
