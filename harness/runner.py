@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import hashlib
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -143,7 +143,8 @@ async def execute(
                 result = _unavailable(spec)
             else:
                 artifacts = await caller.run(spec)
-                folder.write_recording(artifacts.recording, artifacts.caller_audio, artifacts.received_audio)
+                folder.write_recording(artifacts.recording, artifacts.caller_audio, artifacts.received_audio,
+                                       getattr(artifacts, "heard_audio", None))
                 folder.write_scenario(spec.call_id, spec.scenario)
                 texts = {u.utterance_id: corpus.get(u.utterance_id).text
                          for u in artifacts.recording.sent if u.utterance_id in corpus}

@@ -10,9 +10,11 @@ reported and the clock mappings. Three audio timelines come out:
   packet arrival, before Chromium's jitter buffer, decoded here and placed at their
   arrival times — the network edge, the same thing the aiortc caller records, so every
   metric reads it unchanged.
-- **heard** (``heard_anchors``): what the page's audio graph got after the jitter
-  buffer and playout, placed at the time the AudioContext output it; the difference
-  to the network edge is the latency Chromium's receive path adds for a listener.
+- **heard** (``heard_anchors``): the same received samples, anchored instead at the
+  time Chromium played each packet out of its adaptive jitter buffer
+  (getSynchronizationSources); the difference to the network edge is what Chromium's
+  receive path (jitter buffer, decoding, playout) adds for a listener. The page's own
+  recording of what it played (heard.wav) is kept for listening, not timing.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from harness.callers.browser_align import MIN_QUALITY, locate_clip
-from harness.callers.browser_session import EncodedFrame, HeardBlock, PageEvidence
+from harness.callers.browser_session import EncodedFrame, HeardBlock
 from harness.callers.clock_sync import ClockMapping, ContextClock
 from harness.callers.script import ResolvedStep
 from harness.endpoints.base import WebRTCEndpoint
@@ -40,8 +42,13 @@ from harness.records import (
     StepLog,
     TransportSample,
 )
-from harness.webrtc.audio import FRAME_SAMPLES, SAMPLE_RATE, Float32Audio, samples_to_ns
-from harness.webrtc.received import ReceivedStream, place_on_call_clock, time_of_sample
+from harness.webrtc.audio import (
+    FRAME_SAMPLES,
+    OPUS_DELAY_SAMPLES,
+    SAMPLE_RATE,
+    Float32Audio,
+)
+from harness.webrtc.received import ReceivedStream, time_of_sample
 from harness.webrtc.taps import ArrivedPacket
 
 FIRST_CLIP_WINDOW_MS = 600.0
@@ -57,15 +64,25 @@ class Clocks:
     page: ClockMapping
     """performance.now() -> CLOCK_MONOTONIC."""
     context: ContextClock | None
-    """AudioContext time -> performance.now() (output time); None if never sampled."""
+    """AudioContext time -> performance.now() at the output; None if never sampled."""
+    output_latency_ns: int = 0
+    """The AudioContext's reported output latency (render -> device output)."""
 
     def page_ns(self, page_ms: float) -> int:
         return self.page.to_monotonic(page_ms)
 
     def context_ns(self, frame: float, sample_rate: int = SAMPLE_RATE) -> int | None:
+        """When the page's audio graph rendered context frame ``frame`` (CLOCK_MONOTONIC).
+
+        ``getOutputTimestamp`` says when a frame reaches the output device; the graph
+        rendered it ``outputLatency`` earlier, and that is when a clip scheduled at the
+        frame entered the outgoing track and when the live detector heard the frame.
+        Good to one render buffer (~10 ms), as the graph renders a buffer at a time.
+        """
         if self.context is None:
             return None
-        return self.page.to_monotonic(self.context.to_page_ms(frame / sample_rate))
+        output = self.page.to_monotonic(self.context.to_page_ms(frame / sample_rate))
+        return output - self.output_latency_ns
 
 
 def decode_frames(frames: Sequence[EncodedFrame], clocks: Clocks, *, codec_delay: bool) -> ReceivedStream:
@@ -77,25 +94,62 @@ def decode_frames(frames: Sequence[EncodedFrame], clocks: Clocks, *, codec_delay
     return stream
 
 
+def heard_anchors(
+    playout: Sequence[Sequence[float]],
+    stream: ReceivedStream,
+    first_rtp_ts: int,
+    clocks: Clocks,
+    origin_ns: int,
+) -> Anchors:
+    """When each received packet was played out, as anchors into received.wav.
+
+    ``playout`` holds (RTP timestamp, page ms) pairs from getSynchronizationSources;
+    a packet's first report is when Chromium's renderer took it from the jitter buffer
+    for the output device. The anchor is that time for the packet's first sample in
+    received.wav (the same decoded samples, so no codec delay is taken off: the
+    listener hears the decoded sound when it is played). The output device's own
+    latency is not included (headless Chromium has none worth the name; see
+    ``caller_info.output_latency_ms`` for what the AudioContext reports).
+    """
+    if not stream.anchors or not playout:
+        return ()
+    first_index, first_arrival = stream.anchors[0]
+    lead = round((first_arrival - origin_ns) * SAMPLE_RATE / 1e9) - first_index
+    first: dict[int, float] = {}
+    for row in playout:
+        rtp, ms = int(row[0]), float(row[1])
+        if rtp not in first or ms < first[rtp]:
+            first[rtp] = ms
+    out = []
+    for rtp, ms in first.items():
+        rel = (rtp - first_rtp_ts) & 0xFFFFFFFF
+        if rel >= 1 << 31 or rel + lead < 0 or rel >= stream.length:
+            continue
+        out.append((rel + lead, clocks.page_ns(ms) - origin_ns))
+    out.sort()
+    return tuple(out)
+
+
 def heard_on_clock(
     blocks: Sequence[HeardBlock], clocks: Clocks, origin_ns: int
-) -> tuple[Float32Audio, Anchors]:
-    """The heard audio, with index ~ call time, and one anchor per recorded block."""
+) -> Float32Audio:
+    """The page's own recording of what it heard, laid on the call clock for listening.
+
+    Placed at the AudioContext render time of its first frame, good to a render buffer
+    (~10 ms); timing comes from ``heard_anchors``, not from this.
+    """
     if not blocks or clocks.context is None:
-        return np.zeros(0, dtype=np.float32), ()
-    first = blocks[0].start_frame
-    end = max(b.start_frame + b.samples.size for b in blocks)
+        return np.zeros(0, dtype=np.float32)
+    ordered = sorted(blocks, key=lambda b: b.start_frame)
+    first = ordered[0].start_frame
+    end = max(b.start_frame + b.samples.size for b in ordered)
     audio = np.zeros(end - first, dtype=np.float32)
-    anchors: list[tuple[int, int]] = []
-    for b in sorted(blocks, key=lambda b: b.start_frame):
-        i = b.start_frame - first
-        audio[i : i + b.samples.size] = b.samples
-        t = clocks.context_ns(b.start_frame)
-        assert t is not None
-        anchors.append((i, t - origin_ns))
-    lead = round(anchors[0][1] * SAMPLE_RATE / 1e9) - anchors[0][0]
-    placed = np.concatenate([np.zeros(lead, dtype=np.float32), audio]) if lead >= 0 else audio[-lead:]
-    return placed, tuple((i + lead, t) for i, t in anchors if i + lead >= 0)
+    for b in ordered:
+        audio[b.start_frame - first : b.start_frame - first + b.samples.size] = b.samples
+    t = clocks.context_ns(first)
+    assert t is not None
+    lead = round((t - origin_ns) * SAMPLE_RATE / 1e9)
+    return np.concatenate([np.zeros(lead, dtype=np.float32), audio]) if lead >= 0 else audio[-lead:]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -105,7 +159,7 @@ class PlacedClip:
     """Encoder-input sample index of the clip's first sample (= index in caller.wav)."""
     quality: float
     scheduled_ns: int | None
-    """When the page scheduled its first sample to be output (AudioContext clock)."""
+    """When the page scheduled its first sample to enter the outgoing track (render time)."""
     late_ms: float
     """How far the page was behind when it scheduled the clip (0 when on time)."""
 
@@ -116,8 +170,18 @@ def place_clips(
     sent_stream: ReceivedStream,
     clocks: Clocks,
     origin_ns: int,
+    first_window_ms: float = FIRST_CLIP_WINDOW_MS,
+    min_quality: float = MIN_QUALITY,
 ) -> list[PlacedClip]:
-    """Find every played clip in the sent audio and time it at the network edge."""
+    """Find every played clip in the sent audio and time it at the network edge.
+
+    ``sent_stream`` is the page's outgoing frames decoded as a receiver would (anchors
+    = send time less the codec delay), so a sample's time here is what the far end's
+    packet-arrival clock says, minus the network. A clip was scheduled either at an
+    AudioContext frame (``start_frame``) or, in getUserMedia mode, at a page time
+    (``start_perf``); both are sample-rate positions on one steady clock, so once one
+    clip is found the others are searched near the same offset.
+    """
     by_index = {s.index: s for s in steps}
     sent_audio = sent_stream.samples()
     anchors = sent_stream.anchors
@@ -127,45 +191,51 @@ def place_clips(
         step = by_index.get(int(msg.get("step", -1)))
         if step is None or step.utterance is None or step.audio is None or not anchors:
             continue
-        start_frame = int(msg.get("start_frame", 0))
-        scheduled = clocks.context_ns(start_frame)
+        if isinstance(msg.get("start_frame"), (int, float)):
+            key = int(msg["start_frame"])
+            scheduled = clocks.context_ns(key)
+            late_ms = max(0.0, (float(msg.get("called_frame", key)) - key) * 1000.0 / SAMPLE_RATE)
+        elif isinstance(msg.get("start_perf"), (int, float)):
+            key = round(float(msg["start_perf"]) * SAMPLE_RATE / 1000.0)
+            scheduled = clocks.page_ns(float(msg["start_perf"]))
+            late_ms = max(0.0, float(msg.get("called_perf", msg["start_perf"])) - float(msg["start_perf"]))
+        else:
+            continue
         found = None
         if offsets:
-            predicted = start_frame - int(statistics.median(offsets))
+            predicted = key - int(statistics.median(offsets))
             found = locate_clip(sent_audio, step.audio, predicted, _samples(NEXT_CLIP_WINDOW_MS))
-        if (found is None or found.quality < MIN_QUALITY) and scheduled is not None:
+        if (found is None or found.quality < min_quality) and scheduled is not None:
             predicted = _index_at(anchors, scheduled)
-            wide = locate_clip(sent_audio, step.audio, predicted, _samples(FIRST_CLIP_WINDOW_MS))
+            wide = locate_clip(sent_audio, step.audio, predicted, _samples(first_window_ms))
             if wide is not None and (found is None or wide.quality > found.quality):
                 found = wide
-        if found is None:
+        if found is None or found.quality < min_quality:
             continue
-        if found.quality >= MIN_QUALITY:
-            offsets.append(start_frame - found.position)
+        offsets.append(key - found.position)
         utt = step.utterance
 
         def at(sample: int, base: int = found.position) -> int:
-            return time_of_sample(anchors, base + sample) - origin_ns
+            # Opus's lookahead carries input sample s in the packet whose decoded output
+            # holds s + delay; the anchors are send times less that delay (as a receiver's).
+            return time_of_sample(anchors, base + sample + OPUS_DELAY_SAMPLES) - origin_ns
 
-        called = float(msg.get("called_frame", start_frame))
-        trigger = msg.get("trigger_frame")
-        onset = msg.get("onset_frame")
         sent = SentUtterance(
             step_index=step.index,
             kind=step.kind,
             utterance_id=utt.id,
+            utterance_tags=utt.tags,
             start_sample=found.position,
             start_ns=at(0),
             speech_start_ns=at(utt.speech_start),
             speech_end_ns=at(utt.speech_end),
             voiced_ns=tuple((at(a), at(b)) for a, b in utt.voiced),
-            trigger_ns=_frame_ns(clocks, trigger, origin_ns),
-            agent_onset_ns=_frame_ns(clocks, onset, origin_ns),
+            trigger_ns=_frame_ns(clocks, msg.get("trigger_frame"), origin_ns),
+            agent_onset_ns=_frame_ns(clocks, msg.get("onset_frame"), origin_ns),
         )
         placed.append(PlacedClip(
             sent=sent, position=found.position, quality=found.quality,
-            scheduled_ns=None if scheduled is None else scheduled - origin_ns,
-            late_ms=max(0.0, (called - start_frame) * 1000.0 / SAMPLE_RATE),
+            scheduled_ns=None if scheduled is None else scheduled - origin_ns, late_ms=late_ms,
         ))
     return placed
 
@@ -190,16 +260,12 @@ def _index_at(anchors: Sequence[tuple[int, int]], t_ns: int) -> int:
 
 def caller_audio(placed: Sequence[PlacedClip], steps: Sequence[ResolvedStep], length: int) -> Float32Audio:
     """What the page put into the encoder, rebuilt exactly from the clips and positions."""
-    audio_of = {s.index: s.audio for s in steps}
-    ends = [p.position + (audio_of[p.sent.step_index].size if audio_of.get(p.sent.step_index) is not None
-                          else 0) for p in placed]
-    out = np.zeros(max([length, *ends]), dtype=np.float32)
-    for p in placed:
-        clip = audio_of.get(p.sent.step_index)
-        if clip is None:
-            continue
-        lo = max(0, p.position)
-        out[lo : p.position + clip.size] += clip[lo - p.position :]
+    audio_of = {s.index: s.audio for s in steps if s.audio is not None}
+    clips = [(p.position, audio_of[p.sent.step_index]) for p in placed if p.sent.step_index in audio_of]
+    out = np.zeros(max([length, *(pos + clip.size for pos, clip in clips)]), dtype=np.float32)
+    for pos, clip in clips:
+        lo = max(0, pos)
+        out[lo : pos + clip.size] += clip[lo - pos :]
     return out
 
 
@@ -237,14 +303,25 @@ def mean_jitter_buffer_ms(stats: Sequence[dict[str, Any]]) -> float | None:
 
 
 def send_timing(frames: Sequence[EncodedFrame], clocks: Clocks) -> SendTiming | None:
-    """How evenly frames left: each frame's send time against a 20 ms grid fitted to the earliest."""
+    """How evenly frames left the page's encoder: each send time against a fitted grid.
+
+    The page's audio is clocked by its (headless, timer-driven) audio device, whose rate
+    may differ from CLOCK_MONOTONIC by a few hundred ppm, so the grid is a line fitted
+    to the send times, placed at their 1st percentile (frames cannot leave before their
+    audio exists; the rare earlier one is clipped to 0). What remains is the bursty
+    hand-over from the audio render thread to the encoder.
+    """
     if not frames:
         return None
     ts0 = frames[0].rtp_ts
     slots = np.asarray([((f.rtp_ts - ts0) & 0xFFFFFFFF) / FRAME_SAMPLES for f in frames], dtype=np.float64)
-    wire = np.asarray([clocks.page_ns(f.t_ms) for f in frames], dtype=np.float64)
-    err = wire - slots * 20e6
-    ms = (err - err.min()) / 1e6
+    wire = np.asarray([clocks.page_ns(f.t_ms) for f in frames], dtype=np.float64) - clocks.page_ns(frames[0].t_ms)
+    if len(frames) >= 10 and float(np.ptp(slots)) > 0:
+        slope, intercept = np.polyfit(slots, wire, 1)
+    else:
+        slope, intercept = 20e6, 0.0
+    err = wire - (intercept + slope * slots)
+    ms = np.maximum(err - float(np.percentile(err, 1)), 0.0) / 1e6
     return SendTiming(
         frames=len(frames),
         late_frames=int(np.count_nonzero(ms > 5.0)),
@@ -304,10 +381,6 @@ def clip_report(placed: Sequence[PlacedClip]) -> list[JSONValue]:
     return out
 
 
-def received_on_clock(stream: ReceivedStream, origin_ns: int) -> tuple[Float32Audio, Anchors]:
-    return place_on_call_clock(stream, origin_ns)
-
-
 __all__ = [
     "Clocks",
     "PlacedClip",
@@ -315,11 +388,10 @@ __all__ = [
     "clip_report",
     "decode_frames",
     "endpoint_events",
+    "heard_anchors",
     "heard_on_clock",
     "mean_jitter_buffer_ms",
     "place_clips",
-    "received_on_clock",
-    "samples_to_ns",
     "send_timing",
     "step_logs",
     "transport_samples",

@@ -23,8 +23,18 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.callers.browser_discovery import LAUNCH_ARGS, ChromiumInstall, ChromiumNotFound, find_chromium
-from harness.callers.browser_procs import MARKER_SWITCH, find_browser_pid, memory_bytes, process_tree
+from harness.callers.browser_discovery import (
+    LAUNCH_ARGS,
+    ChromiumInstall,
+    ChromiumNotFound,
+    find_chromium,
+)
+from harness.callers.browser_procs import (
+    MARKER_SWITCH,
+    find_browser_pid,
+    memory_bytes,
+    process_tree,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +89,13 @@ class BrowserPool:
         self._install: ChromiumInstall | None = None
         self._browsers: list[_Browser] = []
         self._launching = 0
+        self._launching_shared = 0
         self._cond: asyncio.Condition | None = None
         self._closed = False
         self._ids = itertools.count()
         self._pool_id = secrets.token_hex(4)
         self.launches = 0
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ public
 
@@ -98,11 +110,11 @@ class BrowserPool:
         try:
             timeout_ms = self.settings.launch_timeout_s * 1000
             try:
-                context = await browser.handle.new_context(
+                context = await asyncio.wait_for(browser.handle.new_context(
                     permissions=["microphone"] if grant_microphone else [],
-                )
+                ), self.settings.launch_timeout_s)
                 context.set_default_timeout(timeout_ms)
-                page = await context.new_page()
+                page = await asyncio.wait_for(context.new_page(), self.settings.launch_timeout_s)
             except Exception as exc:
                 raise BrowserUnavailable(f"cannot open a page in Chromium {browser.version}: {_short(exc)}") from exc
             page.on("crash", lambda _page: lost.set())
@@ -164,8 +176,12 @@ class BrowserPool:
                         if not b.dedicated and b.active < settings.calls_per_browser:
                             b.active += 1
                             return b
+                    if self._launching_shared:  # a browser with room is on its way
+                        await cond.wait()
+                        continue
                 if len(self._browsers) + self._launching < max(1, settings.max_browsers):
                     self._launching += 1
+                    self._launching_shared += not dedicated
                     break
                 await cond.wait()
         try:
@@ -173,10 +189,12 @@ class BrowserPool:
         except BaseException:
             async with cond:
                 self._launching -= 1
+                self._launching_shared -= not dedicated
                 cond.notify_all()
             raise
         async with cond:
             self._launching -= 1
+            self._launching_shared -= not dedicated
             browser.active = 1
             self._browsers.append(browser)
             cond.notify_all()
@@ -240,9 +258,14 @@ class BrowserPool:
     def _on_disconnected(self, browser: _Browser) -> None:
         browser.dead = True
         browser.lost.set()
-        loop = asyncio.get_event_loop()
-        if self._cond is not None and not loop.is_closed():
-            loop.create_task(self._notify())
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # Playwright reports from its own loop; nothing waits then
+            return
+        if self._cond is not None:
+            task = loop.create_task(self._notify())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _notify(self) -> None:
         cond = self._condition()

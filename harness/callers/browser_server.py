@@ -45,9 +45,11 @@ class PageServer:
         await runner.setup()
         site = web.TCPSite(runner, self.host, 0)
         await site.start()
-        server = site._server
-        assert server is not None
-        self.port = int(server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        sockets = getattr(site._server, "sockets", None) or []
+        if not sockets:
+            await runner.cleanup()
+            raise OSError("the page server did not bind a socket")
+        self.port = int(sockets[0].getsockname()[1])
         self._runner = runner
 
     async def close(self) -> None:
@@ -58,6 +60,11 @@ class PageServer:
         if runner is not None:
             with contextlib.suppress(Exception):
                 await runner.cleanup()
+
+    @property
+    def sessions(self) -> tuple[PageSession, ...]:
+        """The calls whose pages are being served now."""
+        return tuple(self._sessions.values())
 
     def register(self, session: PageSession) -> str:
         """Make the session reachable; returns the page URL for it."""

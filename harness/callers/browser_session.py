@@ -84,8 +84,14 @@ class PageEvidence:
     steps: list[dict[str, Any]] = field(default_factory=list)
     datachannel: list[dict[str, Any]] = field(default_factory=list)
     speech: list[dict[str, Any]] = field(default_factory=list)
+    playout: list[list[float]] = field(default_factory=list)
+    """[RTP timestamp, page ms] when Chromium first played each received packet out."""
     errors: list[dict[str, Any]] = field(default_factory=list)
+    states: list[dict[str, Any]] = field(default_factory=list)
+    """Connection, ICE and DTLS state changes, in order."""
     connected: dict[str, Any] | None = None
+    capture: dict[str, Any] | None = None
+    """getUserMedia mode: when capture started and the track's settings."""
     done: dict[str, Any] | None = None
     pings: list[PingSample] = field(default_factory=list)
     malformed: int = 0
@@ -187,12 +193,20 @@ class PageSession:
             ev.steps.append(msg)
         elif kind == "dc":
             ev.datachannel.append(msg)
+        elif kind == "playout":
+            rows = msg.get("rows")
+            if isinstance(rows, list):
+                ev.playout.extend(r for r in rows if isinstance(r, list) and len(r) == 2)
         elif kind == "speech":
             ev.speech.append(msg)
         elif kind == "error":
             ev.errors.append(msg)
+        elif kind == "state":
+            ev.states.append(msg)
         elif kind == "connected":
             ev.connected = msg
+        elif kind == "capture":
+            ev.capture = msg
         elif kind == "done":
             ev.done = msg
         if kind in CONTROL_TYPES:

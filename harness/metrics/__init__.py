@@ -14,6 +14,7 @@ from harness.metrics.barge_in import measure_barge_in
 from harness.metrics.base import MetricFamily
 from harness.metrics.breakdown import measure_breakdown
 from harness.metrics.endpointing import measure_cutoffs, measure_talk_over
+from harness.metrics.heard import measure_heard_family
 from harness.metrics.latency import measure_latency
 from harness.metrics.quality import measure_quality
 from harness.metrics.transport import measure_transport
@@ -40,6 +41,7 @@ AUDIO_FAMILIES: dict[str, AudioMetricFamily] = {
     "transport": measure_transport,
     "quality": measure_quality,
     "accuracy": measure_accuracy,
+    "heard": measure_heard_family,
 }
 
 

@@ -28,7 +28,14 @@ from numpy.typing import NDArray
 from harness.analysis.timeline import build_timeline
 from harness.metrics.base import measurement
 from harness.metrics.latency import GREETING_LATENCY, TURN_LATENCY, measure_latency
-from harness.records import CallRecording, Measurement, Scenario, SegmentationParams, Timeline
+from harness.records import (
+    CallAudio,
+    CallRecording,
+    Measurement,
+    Scenario,
+    SegmentationParams,
+    Timeline,
+)
 
 __all__ = [
     "GREETING_LATENCY_HEARD",
@@ -82,3 +89,12 @@ def call_jitter_buffer_ms(recording: CallRecording) -> float | None:
         return float(value)
     readings = [t.jitter_buffer_ms for t in recording.transport if t.jitter_buffer_ms is not None]
     return statistics.fmean(readings) if readings else None
+
+
+def measure_heard_family(
+    timeline: Timeline, scenario: Scenario, recording: CallRecording, audio: CallAudio | None
+) -> tuple[Measurement, ...]:
+    """``measure_heard`` as an audio family: it re-times the received audio as heard."""
+    if audio is None or audio.received.size == 0:
+        return ()
+    return measure_heard(recording, scenario, audio.received, timeline.params)

@@ -136,7 +136,8 @@ class RunFolder:
     # ---------------------------------------------------------------- writing
 
     def write_recording(
-        self, recording: CallRecording, caller_audio: Audio, received_audio: Audio
+        self, recording: CallRecording, caller_audio: Audio, received_audio: Audio,
+        heard_audio: Audio | None = None,
     ) -> Path:
         """Write the call's WAVs and recording.json; return the call folder.
 
@@ -154,7 +155,11 @@ class RunFolder:
         mix = np.zeros((max(len(caller), len(received)), 2), dtype=np.int16)
         mix[: len(caller), 0] = caller
         mix[: len(received), 1] = received
-        for name, data in ((caller_name, caller), (received_name, received), (MIX_WAV, mix)):
+        files = [(caller_name, caller), (received_name, received), (MIX_WAV, mix)]
+        if heard_audio is not None and len(heard_audio) and recording.heard_wav:
+            # The browser caller's recording of what its page played (for listening).
+            files.append((_check_file_name(recording.heard_wav), _to_int16(heard_audio, "heard audio")))
+        for name, data in files:
             with _atomic_file(call_dir / name) as out:
                 sf.write(out, data, rate, format="WAV", subtype="PCM_16")
         self._write_json(call_dir / RECORDING_JSON, to_json_obj(recording))

@@ -5,7 +5,7 @@
 // encoded frames at the network edge, records what it hears and polls getStats. Every
 // piece of evidence is streamed to Python as it happens, so a crash loses little.
 
-import { AgentActivity, Player } from './player.js';
+import { AgentActivity, FixedPlayer, Player } from './player.js';
 
 const params = new URLSearchParams(location.search);
 const token = params.get('call');
@@ -23,6 +23,8 @@ let worker = null;
 let recorder = null;
 let player = null;
 let statsTimer = null;
+let playoutTimer = null;
+let flushPlayout = () => {};
 let answerWaiter = null;
 let playWaiter = null;
 let finished = false;
@@ -98,8 +100,7 @@ function onRecorderMessage(event) {
     const head = new Float64Array([d.start]);
     sendBinary(KIND_HEARD, new Blob([head, d.data]));
   } else if (d.type === 'speech') {
-    if (player) player.activity.onSpeech(d);
-    else activity.onSpeech(d);
+    activity.onSpeech(d);
     send({ type: 'speech', kind: d.kind, frame: d.frame, detected: d.detected });
   } else if (d.type === 'flushed' && recorderFlushed) {
     recorderFlushed();
@@ -172,6 +173,25 @@ async function pollStats(prevRef) {
   send(out);
 }
 
+// When Chromium's audio renderer played each received packet out of the jitter buffer:
+// getSynchronizationSources() reports, per source, the RTP timestamp of the packet
+// last delivered for playout and when. Polled faster than packets arrive, so every
+// packet's first playout is seen; only changes are kept.
+function startPlayoutTap(receiver) {
+  let rows = [];
+  let last = '';
+  flushPlayout = () => { if (rows.length) { send({ type: 'playout', rows }); rows = []; } };
+  return setInterval(() => {
+    for (const src of receiver.getSynchronizationSources()) {
+      const key = `${src.rtpTimestamp}/${src.timestamp}`;
+      if (key === last) continue;
+      last = key;
+      rows.push([src.rtpTimestamp, src.timestamp - performance.timeOrigin]);
+    }
+    if (rows.length >= 50) flushPlayout();
+  }, config.playout_poll_ms);
+}
+
 async function start() {
   ctx = new AudioContext({ sampleRate: config.sample_rate, latencyHint: 'interactive' });
   if (ctx.state !== 'running') await withTimeout(ctx.resume(), 5000, 'AudioContext resume');
@@ -181,19 +201,26 @@ async function start() {
 
   recorder = new AudioWorkletNode(ctx, 'heard-recorder', {
     numberOfInputs: 1, numberOfOutputs: 0, channelCountMode: 'max',
-    processorOptions: { blockSamples: config.heard_block_samples, detector: config.detector },
+    processorOptions: { blockSamples: config.heard_block_samples, record: config.record_heard, detector: config.detector },
   });
   recorder.port.onmessage = onRecorderMessage;
 
   const destination = ctx.createMediaStreamDestination();
   destination.channelCount = 1;
-  const track = config.use_get_user_media ? await captureTrack() : destination.stream.getAudioTracks()[0];
+  // Chromium stops pulling a destination with no live input, and the track then sends
+  // nothing between clips; a silent constant source keeps the outgoing stream continuous.
+  const keepAlive = new ConstantSourceNode(ctx, { offset: 0 });
+  keepAlive.connect(destination);
+  keepAlive.start();
+  // getUserMedia mode: capture starts (and the fake device's file starts playing) only
+  // once the call is up; until then the sender has no track.
+  const track = config.use_get_user_media ? null : destination.stream.getAudioTracks()[0];
 
   pc = new RTCPeerConnection({ iceServers: [] });
   worker = new Worker('transform.js');
   worker.onmessage = onWorkerMessage;
-  const stream = new MediaStream([track]);
-  const transceiver = pc.addTransceiver(track, { direction: 'sendrecv', streams: [stream] });
+  const stream = new MediaStream(track ? [track] : []);
+  const transceiver = pc.addTransceiver(track || 'audio', { direction: 'sendrecv', streams: [stream] });
   transceiver.sender.transform = new RTCRtpScriptTransform(worker, { side: 'send', pageOrigin: performance.timeOrigin });
   transceiver.receiver.transform = new RTCRtpScriptTransform(worker, { side: 'recv', pageOrigin: performance.timeOrigin });
 
@@ -209,6 +236,9 @@ async function start() {
   pc.onconnectionstatechange = () => {
     send({ type: 'state', what: 'connection', value: pc.connectionState, perf: performance.now() });
   };
+  pc.oniceconnectionstatechange = () => {
+    send({ type: 'state', what: 'ice', value: pc.iceConnectionState, perf: performance.now() });
+  };
 
   if (config.datachannel_label) {
     const dc = pc.createDataChannel(config.datachannel_label);
@@ -216,7 +246,11 @@ async function start() {
     dc.onmessage = (event) => {
       const perf = performance.now();
       if (typeof event.data === 'string') send({ type: 'dc', perf, text: event.data });
-      else send({ type: 'dc', perf, b64: btoa(String.fromCharCode(...new Uint8Array(event.data))) });
+      else {
+        let bin = '';
+        for (const b of new Uint8Array(event.data)) bin += String.fromCharCode(b);
+        send({ type: 'dc', perf, b64: btoa(bin) });
+      }
     };
   }
 
@@ -238,15 +272,30 @@ async function start() {
     check();
   }), config.connect_timeout_ms, 'media connection');
   const connectedPerf = performance.now();
-  send({ type: 'connected', perf: connectedPerf, pair: await selectedPair(), user_agent: navigator.userAgent,
+  // A far end that hangs up sends a DTLS close_notify: Chromium closes the transport but
+  // leaves the peer connection "connected" until ICE consent runs out (~30 s).
+  const dtls = transceiver.sender.transport;
+  if (dtls) {
+    dtls.onstatechange = () => send({ type: 'state', what: 'dtls', value: dtls.state, perf: performance.now() });
+  }
+  send({ type: 'connected', perf: connectedPerf, time_origin: performance.timeOrigin, pair: await selectedPair(), user_agent: navigator.userAgent,
     output_latency: ctx.outputLatency, base_latency: ctx.baseLatency });
 
   statsTimer = setInterval(() => { pollStats().catch(() => {}); }, config.stats_interval_ms);
+  playoutTimer = startPlayoutTap(transceiver.receiver);
   const go = new Promise((resolve) => { playWaiter = resolve; });
   await go;
 
-  player = new Player({ ctx, steps: config.steps, clips, destination, activity, settings: config.player,
-    report: send });
+  if (config.use_get_user_media) {
+    const mic = await captureTrack();
+    const captureStart = performance.now();
+    await transceiver.sender.replaceTrack(mic);
+    send({ type: 'capture', perf: captureStart, settings: mic.getSettings(), label: mic.label });
+    player = new FixedPlayer({ plan: config.gum_plan, settings: config.player, report: send, captureStart });
+  } else {
+    player = new Player({ ctx, steps: config.steps, clips, destination, activity, settings: config.player,
+      report: send });
+  }
   let outcome = 'done';
   try {
     await player.run();
@@ -262,6 +311,8 @@ async function finish(outcome) {
   if (finished) return;
   finished = true;
   if (statsTimer) clearInterval(statsTimer);
+  if (playoutTimer) clearInterval(playoutTimer);
+  flushPlayout();
   try { if (pc && ctx) await pollStats(); } catch (e) { /* the call may be gone */ }
   if (recorder) {
     await withTimeout(new Promise((resolve) => { recorderFlushed = resolve; recorder.port.postMessage('flush'); }),

@@ -90,7 +90,7 @@ export class Player {
       return 'done';
     }
     if (step.kind === 'listen') {
-      return this.awaitReply(now, now + step.timeout_ms / 1000);
+      return this.awaitReply(now, now + step.timeout_ms / 1000, step.reply_quiet_ms);
     }
     const buffer = this.clips[step.utterance];
     let start;
@@ -125,7 +125,8 @@ export class Player {
     });
     await this.sleepUntil(begin + duration);
     if (!step.await_reply || step.kind === 'backchannel') return 'done';
-    return this.awaitReply(begin + step.speech_start / sr, begin + step.speech_end / sr + step.timeout_ms / 1000);
+    return this.awaitReply(begin + step.speech_start / sr, begin + step.speech_end / sr + step.timeout_ms / 1000,
+      step.reply_quiet_ms);
   }
 
   async awaitOnset(after, deadline) {
@@ -138,10 +139,10 @@ export class Player {
     return onset;
   }
 
-  async awaitReply(after, deadline) {
+  async awaitReply(after, deadline, quietMs) {
     const onset = await this.awaitOnset(after, deadline);
     if (onset === null) return this.stopped ? 'failed' : 'timeout';
-    const quiet = this.settings.reply_quiet_ms / 1000;
+    const quiet = (quietMs || this.settings.reply_quiet_ms) / 1000;
     const endDeadline = this.now() + this.settings.max_reply_s;
     const act = this.activity;
     while (this.now() < endDeadline && !this.stopped) {
@@ -150,5 +151,42 @@ export class Player {
       await act.waitChange(POLL_S);
     }
     return this.stopped ? 'failed' : 'reply_too_long';
+  }
+}
+
+// getUserMedia mode: the caller's audio is a file Chromium's fake capture device plays
+// from the moment capture starts, so the steps cannot react; this only reports when
+// each planned clip should go out and ends the call when the file has played.
+export class FixedPlayer {
+  constructor({ plan, settings, report, captureStart }) {
+    this.plan = plan;
+    this.settings = settings;
+    this.report = report;
+    this.captureStart = captureStart;
+    this.stopped = false;
+  }
+
+  stop() { this.stopped = true; }
+
+  async sleepUntilPerf(t) {
+    while (!this.stopped && performance.now() < t) {
+      await new Promise((r) => setTimeout(r, Math.min(250, t - performance.now())));
+    }
+  }
+
+  async run() {
+    for (const step of this.plan.steps) {
+      if (this.stopped) break;
+      const started = this.captureStart + step.start_ms;
+      await this.sleepUntilPerf(started);
+      if (step.utterance) {
+        this.report({ type: 'played', step: step.index, kind: step.kind, utterance: step.utterance,
+          start_perf: started, called_perf: performance.now() });
+      }
+      await this.sleepUntilPerf(this.captureStart + step.end_ms);
+      this.report({ type: 'step', step: step.index, kind: step.kind, started, ended: performance.now(),
+        outcome: this.stopped ? 'failed' : 'done' });
+    }
+    await this.sleepUntilPerf(this.captureStart + this.plan.duration_ms + this.settings.post_roll_ms);
   }
 }

@@ -76,6 +76,7 @@ class HeardRecorder extends AudioWorkletProcessor {
     super();
     const o = options.processorOptions;
     this.blockLen = o.blockSamples;
+    this.record = o.record;
     this.detector = new LiveDetector(o.detector, sampleRate);
     this.block = new Float32Array(this.blockLen);
     this.fill = 0;
@@ -105,11 +106,13 @@ class HeardRecorder extends AudioWorkletProcessor {
       for (let c = 0; c < channels.length; c++) x += channels[c][i];
       x *= scale;
       const frame = currentFrame + i;
-      if (this.blockStart < 0) this.blockStart = frame;
-      this.block[this.fill++] = x;
+      if (this.record) {
+        if (this.blockStart < 0) this.blockStart = frame;
+        this.block[this.fill++] = x;
+        if (this.fill === this.blockLen) this.flush();
+      }
       const event = this.detector.push(x, frame);
       if (event) this.port.postMessage({ type: 'speech', ...event });
-      if (this.fill === this.blockLen) this.flush();
     }
     return true;
   }
