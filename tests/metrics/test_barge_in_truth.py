@@ -32,6 +32,9 @@ def _interrupting_scenario(kind: StepKind, utterance: str) -> object:
         steps.append(Step(index=len(steps), kind=kind, utterance=utterance, after_onset_ms=1800,
                           await_reply=kind is StepKind.BARGE_IN,
                           expect=Expectation(must_not_stop=kind is StepKind.BACKCHANNEL)))
+        if kind is StepKind.BACKCHANNEL:
+            # Let the agent finish its reply: speaking again now would interrupt it.
+            steps.append(Step(index=len(steps), kind=StepKind.SILENCE, duration_ms=3000))
     return scenario_of(f"{kind}", *steps)
 
 
