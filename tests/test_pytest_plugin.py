@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
@@ -25,8 +26,18 @@ ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
+def _plugin_args() -> list[str]:
+    """``-p harness.pytest_plugin`` only when the package's pytest11 entry point is absent
+    (an uninstalled checkout): naming an installed plugin again is an error."""
+    installed = any(ep.value == "harness.pytest_plugin" for ep in entry_points(group="pytest11"))
+    return [] if installed else ["-p", "harness.pytest_plugin"]
+
+
+PLUGIN_ARGS = _plugin_args()
+
+
 def _pytest(args: list[str], **kw: object) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "pytest", "-p", "harness.pytest_plugin",
+    return subprocess.Popen([sys.executable, "-m", "pytest", *PLUGIN_ARGS,
                              "-p", "no:cacheprovider", *args], cwd=ROOT, env=ENV, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kw)  # type: ignore[call-overload]
 
