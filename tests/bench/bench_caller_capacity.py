@@ -54,6 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--max", type=int, default=16)
     parser.add_argument("--agents", type=int, default=2)
+    parser.add_argument("--keep-going", action="store_true", help="Go on past the first miss.")
     args = parser.parse_args()
     corpus = default_corpus(build=True)
     caller = AiortcCaller(corpus)
@@ -75,14 +76,15 @@ def main() -> None:
             ok = failed == 0 and lost == 0 and p99 <= P99_LIMIT_MS
             print(f"{k:>5} {p99:>11.1f} {late:>11} {lost:>9} {failed:>6} {cpu_per_call:>7.1%}"
                   + ("" if ok else "   <- not sustained"), flush=True)
-            if not ok:
+            if not ok and not args.keep_going:
                 break
-            best = k
+            if ok:
+                best = max(best, k)
             k = k + 1 if k < 4 else k + 2
     finally:
         for agent in agents:
             agent.stop()
-    print(f"\nsustained concurrent calls in one caller process: {best}")
+    print(f"\nlargest sustained concurrent call count in one caller process: {best}")
 
 
 if __name__ == "__main__":
