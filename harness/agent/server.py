@@ -59,26 +59,16 @@ class AgentServer:
         return web.json_response({"value": f"ek_local_{secrets.token_hex(8)}", "expires_at": 0})
 
     async def openai_offer(self, request: web.Request) -> web.Response:
-        if request.content_type != "application/sdp":
-            return _error(400, f"expected Content-Type application/sdp, got {request.content_type}")
-        offer = await request.text()
-        if not offer.lstrip().startswith("v=0"):
-            return _error(400, "body is not an SDP offer")
-        answer = await self._answer(offer)
-        if isinstance(answer, web.Response):
-            return answer
-        call_id, sdp = answer
-        return web.Response(
-            status=201,
-            text=sdp,
-            content_type="application/sdp",
-            headers={"Location": f"/v1/realtime/calls/{call_id}"},
-        )
+        return await self._sdp_offer(request, "/v1/realtime/calls", bad_type_status=400)
 
     async def whip_offer(self, request: web.Request) -> web.Response:
         """RFC 9725: application/sdp in, 201 Created + Location + SDP answer out."""
+        return await self._sdp_offer(request, "/whip", bad_type_status=415)
+
+    async def _sdp_offer(self, request: web.Request, location: str, *, bad_type_status: int) -> web.Response:
+        """The plain-SDP signalling both openai-realtime and WHIP use: 201 + Location."""
         if request.content_type != "application/sdp":
-            return _error(415, f"expected Content-Type application/sdp, got {request.content_type}")
+            return _error(bad_type_status, f"expected Content-Type application/sdp, got {request.content_type}")
         offer = await request.text()
         if not offer.lstrip().startswith("v=0"):
             return _error(400, "body is not an SDP offer")
@@ -88,7 +78,7 @@ class AgentServer:
         call_id, sdp = answer
         return web.Response(
             status=201, text=sdp, content_type="application/sdp",
-            headers={"Location": f"/whip/{call_id}"},
+            headers={"Location": f"{location}/{call_id}"},
         )
 
     async def pipecat_offer(self, request: web.Request) -> web.Response:
