@@ -116,20 +116,7 @@ def _turn(
     if latency < 0:
         passed = False
         reason = f"agent started before the caller finished ({-latency:.1f} ms before the last voiced sample)"
-    return [
-        measurement(
-            recording, turn=step.index, metric=NO_RESPONSE, value=0.0, unit="bool", passed=True
-        ),
-        measurement(
-            recording,
-            turn=step.index,
-            metric=TURN_LATENCY,
-            value=latency,
-            unit="ms",
-            passed=passed,
-            reason=reason,
-        ),
-    ]
+    return _answered(recording, step, TURN_LATENCY, latency, passed, reason)
 
 
 def _greeting(
@@ -155,19 +142,18 @@ def _greeting(
     assert onset is not None
     latency = _ms(onset - reference)
     passed, reason = _judge(latency, step.expect.within_ms)
+    return _answered(recording, step, GREETING_LATENCY, latency, passed, reason)
+
+
+def _answered(
+    recording: CallRecording, step: Step, metric: str, latency: float, passed: bool | None,
+    reason: str | None,
+) -> list[Measurement]:
+    """An answered step: no_response 0 (so its mean is the rate) and the latency line."""
     return [
-        measurement(
-            recording, turn=step.index, metric=NO_RESPONSE, value=0.0, unit="bool", passed=True
-        ),
-        measurement(
-            recording,
-            turn=step.index,
-            metric=GREETING_LATENCY,
-            value=latency,
-            unit="ms",
-            passed=passed,
-            reason=reason,
-        ),
+        measurement(recording, turn=step.index, metric=NO_RESPONSE, value=0.0, unit="bool", passed=True),
+        measurement(recording, turn=step.index, metric=metric, value=latency, unit="ms",
+                    passed=passed, reason=reason),
     ]
 
 
