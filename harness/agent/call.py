@@ -180,7 +180,8 @@ class AgentCall:
         else:
             if not self.turns.in_turn or self._turn_interrupted:
                 return
-            speech = position - self.turns.turn_start_sample
+            # Voiced time only: a backchannel's trailing silence must not count as speech.
+            speech = self.turns.voiced_in_turn
             if speech * 1000 < self.knobs.interrupt_min_speech_ms * SAMPLE_RATE:
                 return
             onset = self.turns.refine(self.turns.turn_start_sample)[0]

@@ -75,6 +75,11 @@ class TurnDetector:
         return self._turn_start * self._window48
 
     @property
+    def voiced_in_turn(self) -> int:
+        """Samples from the turn's VAD start to its last voiced window (not the silence after)."""
+        return max(0, (self._last_speech_end - self._turn_start) * self._window48) if self.in_turn else 0
+
+    @property
     def position(self) -> int:
         """Samples received so far (the stream position of the next sample)."""
         return self._length

@@ -1,7 +1,9 @@
 """VAD false cutoffs (premature end-of-turn) and talk-over (design section 5).
 
 A *cutoff* is an agent onset after the caller's turn began but before its last voiced
-sample: the agent decided the turn was over during one of the caller's pauses. Every
+sample: the agent decided the turn was over during one of the caller's pauses. It is a
+measurement (a rate per pause length), not a verdict: a pause sweep is expected to find
+cutoffs at long pauses, and an SLO on the rate is what gates. Every
 ``say`` step yields ``cutoff`` (1/0); an utterance tagged ``pause_<ms>`` also yields
 ``cutoff_pause_<ms>``, so the rate per pause length (the curve) is one summary row per
 pause, and an SLO can name one point of it.
@@ -50,7 +52,7 @@ def measure_cutoffs(
             names.append(f"cutoff_pause_{pause}ms")
         out += [
             measurement(recording, turn=sent.step_index, metric=name, value=float(cut), unit="bool",
-                        passed=not cut, reason=reason)
+                        reason=reason)
             for name in names
         ]
     return tuple(out)

@@ -114,7 +114,9 @@ def _turn(
     latency = _ms(onset - utterance.speech_end_ns)
     passed, reason = _judge(latency, step.expect.within_ms)
     if latency < 0:
-        passed = False
+        # A within_ms expectation cannot hold for a reply that cut the caller off; without
+        # one, the cutoff families judge it (a pause sweep measures, it does not fail).
+        passed = False if step.expect.within_ms is not None else None
         reason = f"agent started before the caller finished ({-latency:.1f} ms before the last voiced sample)"
     return _answered(recording, step, TURN_LATENCY, latency, passed, reason)
 

@@ -191,6 +191,15 @@ def test_agent_starting_inside_the_callers_turn_is_negative_and_fails() -> None:
         lat.reason
         == "agent started before the caller finished (200.0 ms before the last voiced sample)"
     )
+    # Without an expectation the early onset is reported, not failed (cutoff judges it).
+    tl, sc, rec = call(
+        (say(0),),
+        (utt(0, 0, 100 * MS, 3 * S),),
+        (log(0, StepKind.SAY, 0, 6 * S),),
+        [(50 * MS, 90 * MS), (2 * S + 800 * MS, 4 * S)],
+    )
+    (lat,) = by_metric(measure_latency(tl, sc, rec), TURN_LATENCY)
+    assert lat.value == pytest.approx(-200.0) and lat.passed is None and lat.reason
 
 
 def test_say_without_await_and_steps_that_never_ran_are_not_measured() -> None:
