@@ -27,11 +27,11 @@ from harness.agent.knobs import AgentKnobs
 from harness.agent.truth import TruthLog
 from harness.agent.turns import TurnBounds, TurnDetector
 from harness.webrtc.arrivals import KernelArrivals
-from harness.webrtc.audio import SAMPLE_RATE, Float32Audio, samples_to_ns
+from harness.webrtc.audio import OPUS_DELAY_SAMPLES, SAMPLE_RATE, Float32Audio
 from harness.webrtc.ice import loopback_only, rtc_configuration
 from harness.webrtc.playout import PacedAudioTrack, Playout
 from harness.webrtc.received import ReceivedStream, time_of_sample
-from harness.webrtc.taps import ArrivedPacket, ReceiveTap, SendTap, SentPacket
+from harness.webrtc.taps import ArrivedPacket, ReceiveTap, SendTap, SentPacket, carried_at
 
 log = logging.getLogger(__name__)
 
@@ -265,9 +265,9 @@ class AgentCall:
     def _on_sent(self, packet: SentPacket) -> None:
         frame_end = packet.timestamp + 960
         for reply in self._replies:
-            if not reply.started and packet.timestamp <= reply.onset_sample < frame_end:
+            onset_ns = carried_at(packet, reply.onset_sample)
+            if not reply.started and onset_ns is not None:
                 reply.started = True
-                onset_ns = packet.wire_ns + samples_to_ns(reply.onset_sample - packet.timestamp)
                 self.truth.write(
                     "answer_onset",
                     call_id=self.call_id,
@@ -276,13 +276,14 @@ class AgentCall:
                     lost=packet.lost,
                 )
                 self._send_event("output_audio_buffer.started", response_id=reply.response_id)
-            if reply.started and packet.timestamp <= reply.end_sample < frame_end:
+            end_ns = carried_at(packet, reply.end_sample)
+            if reply.started and end_ns is not None:
                 status = "completed" if reply.cut_sample is None else "cancelled"
                 if reply.cut_sample is not None:
-                    self._log_stop(reply, packet.wire_ns + samples_to_ns(reply.cut_sample - packet.timestamp))
+                    self._log_stop(reply, end_ns)
                 self._send_event("output_audio_buffer.stopped", response_id=reply.response_id)
                 self._send_event("response.done", response={"id": reply.response_id, "status": status})
-        self._replies = [r for r in self._replies if r.end_sample >= frame_end]
+        self._replies = [r for r in self._replies if r.end_sample + OPUS_DELAY_SAMPLES >= frame_end]
 
     def _log_stop(self, reply: _PendingReply, stop_ns: int) -> None:
         for cut in self._interruptions:

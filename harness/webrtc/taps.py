@@ -21,7 +21,7 @@ from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import RtpPacket, is_rtcp
 
 from harness.webrtc.arrivals import KernelArrivals
-from harness.webrtc.audio import FRAME_SAMPLES, SAMPLE_RATE
+from harness.webrtc.audio import FRAME_SAMPLES, OPUS_DELAY_SAMPLES, SAMPLE_RATE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,12 +77,9 @@ class SendTap:
         dtls_transport._send_rtp = self._send_rtp
 
     def wire_ns_of_sample(self, sample: int) -> int | None:
-        """When the frame holding ``sample`` left, plus the sample's offset in the frame."""
-        k, offset = divmod(sample, FRAME_SAMPLES)
-        packet = self._by_frame.get(k)
-        if packet is None:
-            return None
-        return packet.wire_ns + offset * 1_000_000_000 // SAMPLE_RATE
+        """When ``sample`` left: see ``carried_at``; None if its packet was never sent."""
+        packet = self._by_frame.get((sample + OPUS_DELAY_SAMPLES) // FRAME_SAMPLES)
+        return None if packet is None else carried_at(packet, sample)
 
     def close(self) -> None:
         if self._drain_task is not None:
@@ -135,6 +132,21 @@ class SendTap:
         self._by_frame.setdefault(packet.timestamp // FRAME_SAMPLES, packet)
         if self._on_packet is not None:
             self._on_packet(packet)
+
+
+def carried_at(packet: SentPacket, sample: int) -> int | None:
+    """The wire time of ``sample`` if ``packet`` carries it, else None.
+
+    libopus delays its output by 312 samples, so a sample's sound travels in the packet
+    whose *decoded* span holds sample + 312, not always the packet of its own frame. The
+    time is that packet's wire time plus the decoded offset, less the codec delay: the
+    rule every receiver here applies, so both ends agree even when the sender stalled
+    between two packets.
+    """
+    offset = sample + OPUS_DELAY_SAMPLES - packet.timestamp
+    if not 0 <= offset < FRAME_SAMPLES:
+        return None
+    return packet.wire_ns + (offset - OPUS_DELAY_SAMPLES) * 1_000_000_000 // SAMPLE_RATE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
