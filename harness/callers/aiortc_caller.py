@@ -24,7 +24,13 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
 from harness.callers.activity import AgentActivity
-from harness.callers.script import PlayedClip, PlayerSettings, ResolvedStep, ScenarioPlayer
+from harness.callers.script import (
+    PlayedClip,
+    PlayerSettings,
+    ResolvedStep,
+    ScenarioPlayer,
+    sent_utterance,
+)
 from harness.clock import SystemClock
 from harness.corpus.errors import CorpusError
 from harness.corpus.model import Corpus, load_audio
@@ -313,16 +319,12 @@ class _Call:
             wire = self.send_tap.wire_ns_of_sample(absolute) if self.send_tap else None
             return (wire if wire is not None else origin + samples_to_ns(absolute)) - origin
 
-        return SentUtterance(
+        return sent_utterance(
             step_index=clip.step_index,
             kind=clip.kind,
-            utterance_id=utt.id,
-            utterance_tags=utt.tags,
+            utterance=utt,
             start_sample=clip.start_sample,
-            start_ns=at(0),
-            speech_start_ns=at(utt.speech_start),
-            speech_end_ns=at(utt.speech_end),
-            voiced_ns=tuple((at(a), at(b)) for a, b in utt.voiced),
+            at=at,
             trigger_ns=None if clip.trigger_ns is None else clip.trigger_ns - origin,
             agent_onset_ns=None if clip.agent_onset_ns is None else clip.agent_onset_ns - origin,
         )

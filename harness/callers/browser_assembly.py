@@ -31,7 +31,7 @@ import numpy as np
 from harness.callers.browser_align import MIN_QUALITY, locate_clip
 from harness.callers.browser_session import EncodedFrame, HeardBlock
 from harness.callers.clock_sync import ClockMapping, ContextClock
-from harness.callers.script import ResolvedStep
+from harness.callers.script import ResolvedStep, sent_utterance
 from harness.endpoints.base import WebRTCEndpoint
 from harness.records import (
     EndpointEvent,
@@ -220,16 +220,12 @@ def place_clips(
             # holds s + delay; the anchors are send times less that delay (as a receiver's).
             return time_of_sample(anchors, base + sample + OPUS_DELAY_SAMPLES) - origin_ns
 
-        sent = SentUtterance(
+        sent = sent_utterance(
             step_index=step.index,
             kind=step.kind,
-            utterance_id=utt.id,
-            utterance_tags=utt.tags,
+            utterance=utt,
             start_sample=found.position,
-            start_ns=at(0),
-            speech_start_ns=at(utt.speech_start),
-            speech_end_ns=at(utt.speech_end),
-            voiced_ns=tuple((at(a), at(b)) for a, b in utt.voiced),
+            at=at,
             trigger_ns=_frame_ns(clocks, msg.get("trigger_frame"), origin_ns),
             agent_onset_ns=_frame_ns(clocks, msg.get("onset_frame"), origin_ns),
         )

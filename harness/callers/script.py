@@ -9,11 +9,12 @@ caller later turns positions into wire times.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.callers.activity import AgentActivity
 from harness.clock import Clock
-from harness.records import StepKind, StepLog, Utterance
+from harness.records import SentUtterance, StepKind, StepLog, Utterance
 from harness.webrtc.audio import SAMPLE_RATE, Float32Audio, samples_to_ns
 from harness.webrtc.playout import Playout
 
@@ -44,6 +45,30 @@ class PlayedClip:
     trigger_ns: int | None = None
     """Absolute monotonic ns at which a live trigger fired."""
     agent_onset_ns: int | None = None
+
+
+def sent_utterance(
+    *,
+    step_index: int,
+    kind: StepKind,
+    utterance: Utterance,
+    start_sample: int,
+    at: Callable[[int], int],
+    trigger_ns: int | None = None,
+    agent_onset_ns: int | None = None,
+) -> SentUtterance:
+    """A played clip on the call clock; ``at`` maps a sample of the clip to its send time.
+
+    Each caller has its own way of knowing when a sample left (RTP taps, encoded-frame
+    taps); everything else about the record is the same for all of them.
+    """
+    return SentUtterance(
+        step_index=step_index, kind=kind, utterance_id=utterance.id, utterance_tags=utterance.tags,
+        start_sample=start_sample, start_ns=at(0), speech_start_ns=at(utterance.speech_start),
+        speech_end_ns=at(utterance.speech_end),
+        voiced_ns=tuple((at(a), at(b)) for a, b in utterance.voiced),
+        trigger_ns=trigger_ns, agent_onset_ns=agent_onset_ns,
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
