@@ -18,14 +18,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from harness.exit_codes import EXIT_GATE_FAILED, EXIT_USAGE
 from harness.records import Verdict, VerdictStatus
-from harness.report.run_folder import RunFolder, RunFolderError, read_run_info
-from harness.report.serialize import SerializationError
+from harness.report.write import ReportPaths, ReportSettings, write_reports
 from harness.slo.baseline import MetricRow, compare_runs, regression_verdicts
 from harness.slo.data import RunData, load_run
 from harness.slo.evaluate import evaluate, gate_failed
 from harness.slo.rules import SloError, SloFile, load_slo_file
 from harness.stats.regression import Change
+from harness.store.run_folder import RunFolder, RunFolderError, read_run_info
+from harness.store.serialize import SerializationError
 
 __all__ = [
     "EXIT_GATE_FAILED",
@@ -34,12 +36,11 @@ __all__ = [
     "check_gate_inputs",
     "compare_table",
     "finish_run",
+    "gate_and_report",
     "gate_run",
     "print_verdicts",
 ]
 
-EXIT_USAGE = 2
-EXIT_GATE_FAILED = 3
 
 
 class GateError(Exception):
@@ -186,6 +187,22 @@ def check_gate_inputs(slo: Path | None, baseline: Path | None) -> SloFile | None
     return slo_file
 
 
+def gate_and_report(
+    run_dir: Path, *, slo: SloFile | Path | None = None, baseline: Path | None = None,
+    settings: ReportSettings | None = None,
+) -> ReportPaths:
+    """Gate first (verdicts stored in run.json), then render every report from the folder.
+
+    Without ``slo``/``baseline`` the verdicts already in run.json (from an earlier gate)
+    are shown. Raises ``GateError`` for an unreadable SLO file or baseline.
+    """
+    rows: tuple[MetricRow, ...] = ()
+    if slo is not None or baseline is not None:
+        slo_file = load_slo(slo) if isinstance(slo, Path) else slo
+        rows = gate_run(run_dir, slo_file, baseline).rows
+    return write_reports(run_dir, rows=rows, baseline=baseline, settings=settings)
+
+
 def finish_run(
     run_dir: Path, code: int, console: Console, *, slo: SloFile | Path | None = None,
     baseline: Path | None = None,
@@ -195,10 +212,8 @@ def finish_run(
     A report that cannot be written is an error message, not a lost run: the run
     folder's results stand and the exit code still reflects the calls.
     """
-    from harness.report.write import write_reports
-
     try:
-        paths = write_reports(run_dir, slo=slo, baseline=baseline)
+        paths = gate_and_report(run_dir, slo=slo, baseline=baseline)
     except GateError as exc:
         console.print(f"[red]gate error:[/red] {exc}")
         return EXIT_USAGE

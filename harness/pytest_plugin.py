@@ -123,8 +123,8 @@ class _State:
 
 def _open_or_create(run_dir: Path) -> Any:
     """The shared run folder; the first process to get here creates it (race-safe)."""
-    from harness.report.run_folder import RunFolder
-    from harness.report.run_info import RunInfo, collect_environment, utc_now_iso
+    from harness.store.run_folder import RunFolder
+    from harness.store.run_info import RunInfo, collect_environment, utc_now_iso
 
     (run_dir / "calls").mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileExistsError):
@@ -178,7 +178,7 @@ def pytest_configure(config: pytest.Config) -> None:
     elif os.environ.get(RUN_DIR_ENV):
         run_dir = Path(os.environ[RUN_DIR_ENV])
     else:
-        from harness.report.run_folder import new_run_id
+        from harness.store.run_folder import new_run_id
 
         run_dir = Path("reports") / new_run_id()
     config.stash[_STATE] = _State(config, run_dir.absolute())
@@ -209,13 +209,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     from rich.console import Console
 
-    from harness.gate import GateError, print_verdicts
-    from harness.report.write import write_reports
+    from harness.gate import GateError, gate_and_report, print_verdicts
 
     _finalise_run_json(state)
     slo, baseline = session.config.getoption("vh_slo"), session.config.getoption("vh_baseline")
     try:
-        paths = write_reports(state.run_dir, slo=slo, baseline=baseline)
+        paths = gate_and_report(state.run_dir, slo=slo, baseline=baseline)
     except GateError as exc:
         session.config.stash[_SUMMARY] = [f"voice-harness gate error: {exc}"]
         session.exitstatus = pytest.ExitCode.USAGE_ERROR
@@ -244,11 +243,11 @@ def _finalise_run_json(state: _State) -> None:
     import dataclasses
 
     from harness.records import CallResult as _CR
-    from harness.report.run_folder import RunFolder, read_results, read_run_info
-    from harness.report.run_info import build_run_info, utc_now_iso
-    from harness.report.serialize import SerializationError
     from harness.runner import plan
     from harness.stats.percentiles import summarize
+    from harness.store.run_folder import RunFolder, read_results, read_run_info
+    from harness.store.run_info import build_run_info, utc_now_iso
+    from harness.store.serialize import SerializationError
 
     measurements = read_results(state.run_dir)
     by_call: dict[str, list[Any]] = {}
@@ -272,8 +271,8 @@ def _finalise_run_json(state: _State) -> None:
         segmentation=_segmentation(),
     )
     failures = []
-    from harness.report.run_folder import iter_call_dirs, load_recording
-    from harness.report.run_info import RunFailure
+    from harness.store.run_folder import iter_call_dirs, load_recording
+    from harness.store.run_info import RunFailure
 
     for call_dir in iter_call_dirs(state.run_dir):
         with contextlib.suppress(Exception):

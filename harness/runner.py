@@ -13,9 +13,9 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
-from harness.callers.aiortc_caller import AiortcCaller, CallArtifacts, CallerSettings
+from harness.callers.aiortc_caller import AiortcCaller
+from harness.callers.base import Caller, CallerSettings
 from harness.corpus.model import Corpus
 from harness.records import (
     CallerKind,
@@ -27,9 +27,9 @@ from harness.records import (
     Measurement,
     Scenario,
 )
-from harness.report.run_folder import RunFolder
 from harness.scenario.errors import ScenarioError
 from harness.scoring import CALL_FAILED, score_call
+from harness.store.run_folder import RunFolder
 
 log = logging.getLogger(__name__)
 
@@ -80,12 +80,6 @@ def scenario_error_result(error: ScenarioError) -> CallResult:
                       caller=CallerKind.AIORTC, repeat=0, measurements=(measurement,), failure=failure)
 
 
-class Caller(Protocol):
-    """What the runner needs of a caller: the aiortc and the browser caller both fit."""
-
-    async def run(self, spec: CallSpec) -> CallArtifacts: ...
-
-
 def default_callers(corpus: Corpus, settings: CallerSettings | None = None) -> dict[CallerKind, Caller]:
     return {CallerKind.AIORTC: AiortcCaller(corpus, settings)}
 
@@ -103,7 +97,7 @@ async def open_callers(
     browser = None
     if CallerKind.BROWSER in kinds:
         try:
-            from harness.callers.browser_caller import make_browser_caller
+            from harness.callers.browser.caller import make_browser_caller
 
             browser = make_browser_caller(corpus)
             callers[CallerKind.BROWSER] = browser
@@ -144,7 +138,7 @@ async def execute(
             else:
                 artifacts = await caller.run(spec)
                 folder.write_recording(artifacts.recording, artifacts.caller_audio, artifacts.received_audio,
-                                       getattr(artifacts, "heard_audio", None))
+                                       artifacts.heard_audio)
                 folder.write_scenario(spec.call_id, spec.scenario)
                 texts = {u.utterance_id: corpus.get(u.utterance_id).text
                          for u in artifacts.recording.sent if u.utterance_id in corpus}

@@ -19,14 +19,20 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from harness.callers.aiortc_caller import CallerSettings
+from harness.callers.base import CallerSettings
 from harness.corpus.defaults import default_corpus
 from harness.corpus.errors import CorpusError
 from harness.corpus.model import Corpus, load_corpus
 from harness.endpoints.config import EndpointConfigError, resolve_endpoint
+from harness.exit_codes import EXIT_FAILURES, EXIT_OK
 from harness.gate import GateError, check_gate_inputs, finish_run
 from harness.records import CallerKind, CallResult, EndpointSpec, MetricSummary, SegmentationParams
-from harness.report.run_folder import (
+from harness.runner import execute, open_callers, plan
+from harness.scenario.loader import load_all
+from harness.scoring import score_call
+from harness.slo.rules import SloFile
+from harness.stats.percentiles import summarize
+from harness.store.run_folder import (
     RunFolder,
     RunFolderError,
     iter_call_dirs,
@@ -35,14 +41,8 @@ from harness.report.run_folder import (
     read_results,
     read_run_info,
 )
-from harness.report.run_info import build_run_info, utc_now_iso
-from harness.runner import execute, open_callers, plan
-from harness.scenario.loader import load_all
-from harness.scoring import score_call
-from harness.slo.rules import SloFile
-from harness.stats.percentiles import summarize
+from harness.store.run_info import build_run_info, utc_now_iso
 
-EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
 SUMMARY_GROUPS = ("metric", "endpoint", "caller")
 
 
@@ -222,7 +222,7 @@ async def demo(out: Path, suites: Sequence[Path], console: Console) -> int:
 
 def _demo_callers(console: Console) -> list[str]:
     """Both callers when a Chromium can be found, else the aiortc caller alone (said so)."""
-    from harness.callers.browser_discovery import ChromiumNotFound, find_chromium
+    from harness.callers.browser.discovery import ChromiumNotFound, find_chromium
 
     try:
         find_chromium()

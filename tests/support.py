@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from harness.callers.aiortc_caller import AiortcCaller, CallArtifacts, CallerSettings
+from harness.callers.aiortc_caller import AiortcCaller
+from harness.callers.base import CallArtifacts, CallerSettings
 from harness.corpus.model import Corpus
 from harness.records import CallerKind, CallSpec, Dialect, EndpointSpec, Scenario, Step, StepKind
 

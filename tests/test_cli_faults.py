@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.report.run_folder import iter_call_dirs, read_results
+from harness.store.run_folder import iter_call_dirs, read_results
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from harness.agent.process import AgentProcess
-from harness.report.run_folder import iter_call_dirs, read_results, read_run_info
+from harness.store.run_folder import iter_call_dirs, read_results, read_run_info
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,7 +15,6 @@ import dataclasses
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,16 +23,11 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
 from harness.callers.activity import AgentActivity
-from harness.callers.script import (
-    PlayedClip,
-    PlayerSettings,
-    ResolvedStep,
-    ScenarioPlayer,
-    sent_utterance,
-)
+from harness.callers.base import CallArtifacts, CallerSettings, failed_artifacts, resolve_steps
+from harness.callers.script import PlayedClip, ResolvedStep, ScenarioPlayer, sent_utterance
 from harness.clock import SystemClock
 from harness.corpus.errors import CorpusError
-from harness.corpus.model import Corpus, load_audio
+from harness.corpus.model import Corpus
 from harness.endpoints.base import EndpointError, WebRTCEndpoint
 from harness.endpoints.registry import open_endpoint
 from harness.records import (
@@ -45,53 +39,16 @@ from harness.records import (
     FailureKind,
     SendTiming,
     SentUtterance,
-    StepKind,
     TransportSample,
 )
 from harness.webrtc.arrivals import KernelArrivals
-from harness.webrtc.audio import SAMPLE_RATE, Float32Audio, samples_to_ns
+from harness.webrtc.audio import SAMPLE_RATE, samples_to_ns
 from harness.webrtc.ice import is_loopback_url, loopback_only, rtc_configuration
 from harness.webrtc.playout import PacedAudioTrack, Playout
 from harness.webrtc.received import ReceivedStream, place_on_call_clock
 from harness.webrtc.taps import ReceiveTap, SendTap
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CallArtifacts:
-    """A finished call: its recording and the two audio tracks it refers to."""
-
-    recording: CallRecording
-    caller_audio: Float32Audio
-    received_audio: Float32Audio
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CallerSettings:
-    connect_timeout_s: float = 15.0
-    signalling_timeout_s: float = 10.0
-    stats_interval_s: float = 1.0
-    player: PlayerSettings = dataclasses.field(default_factory=PlayerSettings)
-
-
-def resolve_steps(spec: CallSpec, corpus: Corpus) -> list[ResolvedStep]:
-    """Load every utterance the scenario needs, before any network: raises ``CorpusError``."""
-    resolved = []
-    for step in spec.scenario.steps:
-        utt = corpus.get(step.utterance) if step.utterance else None
-        audio = load_audio(utt) if utt is not None else None
-        if utt is not None and utt.sample_rate != SAMPLE_RATE:
-            raise CorpusError(f"{utt.id}: corpus audio must be {SAMPLE_RATE} Hz, is {utt.sample_rate}")
-        resolved.append(
-            ResolvedStep(
-                index=step.index, kind=step.kind, utterance=utt, audio=audio,
-                timeout_ms=step.timeout_ms, await_reply=step.await_reply,
-                duration_ms=step.duration_ms, after_onset_ms=step.after_onset_ms,
-                reply_quiet_ms=step.reply_quiet_ms,
-            )
-        )
-    return resolved
 
 
 class AiortcCaller:
@@ -106,18 +63,10 @@ class AiortcCaller:
         try:
             steps = resolve_steps(spec, self.corpus)
         except (CorpusError, OSError) as exc:
-            return _failed(spec, started_at, Failure(kind=FailureKind.MISSING_CORPUS_ITEM, reason=str(exc)))
+            return failed_artifacts(spec, CallerKind.AIORTC, started_at,
+                                   Failure(kind=FailureKind.MISSING_CORPUS_ITEM, reason=str(exc)))
         call = _Call(spec, steps, self.settings, open_endpoint(spec.endpoint, timeout_s=self.settings.signalling_timeout_s))
         return await call.run(started_at)
-
-
-def _failed(spec: CallSpec, started_at: str, failure: Failure) -> CallArtifacts:
-    empty = np.zeros(0, dtype=np.float32)
-    recording = CallRecording(
-        call_id=spec.call_id, scenario_id=spec.scenario.id, endpoint=spec.endpoint.name,
-        caller=CallerKind.AIORTC, repeat=spec.repeat, started_at=started_at, failure=failure,
-    )
-    return CallArtifacts(recording=recording, caller_audio=empty, received_audio=empty)
 
 
 class _Call:
@@ -350,4 +299,4 @@ def _send_timing(errors_ns: Sequence[int]) -> SendTiming | None:
     )
 
 
-__all__ = ["AiortcCaller", "CallArtifacts", "CallerSettings", "StepKind", "resolve_steps"]
+__all__ = ["AiortcCaller"]

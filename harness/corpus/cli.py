@@ -19,8 +19,7 @@ from harness.corpus.defaults import default_corpus_dir, default_script
 from harness.corpus.errors import CorpusError
 from harness.corpus.importer import run_import
 from harness.corpus.model import Corpus
-
-EXIT_USAGE = 2
+from harness.exit_codes import EXIT_USAGE
 
 corpus_app = typer.Typer(
     help="Build the built-in corpus or import recordings as a corpus.", no_args_is_help=True

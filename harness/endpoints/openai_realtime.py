@@ -15,9 +15,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.endpoints.base import EndpointError, WebRTCEndpoint, parse_json_event, pick
-from harness.endpoints.config import SecretRedactor
 from harness.endpoints.signalling import request, require_key, require_sdp
 from harness.records import EndpointEvent, EndpointSpec, EventKind, FailureKind, JSONValue
+from harness.redact import SecretRedactor
 
 EVENT_KINDS: dict[str, EventKind] = {
     "session.created": EventKind.SESSION_CREATED,

@@ -16,9 +16,9 @@ import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 from harness.endpoints.base import EndpointError, WebRTCEndpoint, malformed, parse_json_event
-from harness.endpoints.config import SecretRedactor
 from harness.endpoints.signalling import request, require_key, require_sdp
 from harness.records import EndpointEvent, EndpointSpec, EventKind, FailureKind, JSONValue
+from harness.redact import SecretRedactor
 
 DATACHANNEL_LABEL = "chat"
 """What Pipecat's SmallWebRTC JS client names its channel; the bot accepts any label."""

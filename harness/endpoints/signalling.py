@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from harness.endpoints.base import EndpointError, http_error_text
-from harness.endpoints.config import SecretRedactor, api_key
+from harness.endpoints.config import api_key
 from harness.records import EndpointSpec, FailureKind
+from harness.redact import SecretRedactor
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -11,9 +11,10 @@ from __future__ import annotations
 from urllib.parse import urljoin
 
 from harness.endpoints.base import EndpointError, WebRTCEndpoint
-from harness.endpoints.config import SecretRedactor, api_key
+from harness.endpoints.config import api_key
 from harness.endpoints.signalling import request, require_key, require_sdp
 from harness.records import EndpointSpec, FailureKind
+from harness.redact import SecretRedactor
 
 
 class WhipEndpoint(WebRTCEndpoint):

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.records import CallRecording, Measurement, Scenario, Verdict
-from harness.report.run_folder import (
+from harness.slo.baseline import MetricRow
+from harness.store.run_folder import (
     RECORDING_JSON,
     RunFolderError,
     iter_call_dirs,
@@ -21,9 +22,8 @@ from harness.report.run_folder import (
     read_results,
     read_run_info,
 )
-from harness.report.run_info import RunInfo
-from harness.report.serialize import SerializationError, from_json
-from harness.slo.baseline import MetricRow
+from harness.store.run_info import RunInfo
+from harness.store.serialize import SerializationError, from_json
 
 __all__ = ["CallEntry", "ReportContext", "read_context"]
 

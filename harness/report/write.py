@@ -1,6 +1,7 @@
 """Every report of a run folder from the folder alone: ``write_reports``.
 
-Called at the end of ``run`` and ``rescore``, and by ``voice-harness report RUN``.
+Called by the run lifecycle after the gate (``harness.gate.gate_and_report``) and by
+``voice-harness report RUN``.
 Timelines are drawn once per call and shared by the HTML page and Allure; only for
 the calls a reader looks at first (failed, then slowest; capped by
 :class:`ReportSettings`), in a small process pool when that is safe, so a 200-call soak reports in
@@ -30,10 +31,10 @@ from harness.report.html import write_html
 from harness.report.junit import write_junit
 from harness.report.markdown import write_markdown
 from harness.report.plots import timeline_png
-from harness.report.run_folder import RunFolderError, load_recording
 from harness.report.settings import ReportSettings
 from harness.slo.baseline import MetricRow
-from harness.slo.rules import SloFile
+from harness.slo.evaluate import gate_failed
+from harness.store.run_folder import RunFolderError, load_recording
 
 __all__ = ["ReportPaths", "ReportSettings", "draw_timelines", "timeline_calls", "write_reports"]
 
@@ -141,32 +142,24 @@ def draw_timelines(ctx: ReportContext, params: SegmentationParams | None = None,
 def write_reports(
     run_dir: Path,
     *,
-    slo: SloFile | Path | None = None,
+    rows: tuple[MetricRow, ...] = (),
     baseline: Path | None = None,
     settings: ReportSettings | None = None,
 ) -> ReportPaths:
-    """Gate (when ``slo``/``baseline`` are given) and write junit, allure, html and markdown.
+    """Render junit, allure, html and markdown from the run folder alone.
 
-    Without them the verdicts already in run.json (from an earlier gate) are shown.
-    Raises ``harness.gate.GateError`` for an unreadable SLO file or baseline.
+    The verdicts shown are the ones in run.json: gating (``harness.gate``) runs first and
+    stores them there, so rendering never decides anything. ``rows`` and ``baseline``
+    add the baseline comparison table when a gate compared against one.
     """
-    from harness.gate import gate_run, load_slo
-
-    rows: tuple[MetricRow, ...] = ()
-    verdicts = None
-    if slo is not None or baseline is not None:
-        slo_file = load_slo(slo) if isinstance(slo, Path) else slo
-        result = gate_run(run_dir, slo_file, baseline)
-        verdicts, rows = result.verdicts, result.rows
-    ctx = read_context(run_dir, verdicts, rows, baseline)
+    ctx = read_context(run_dir, None, rows, baseline)
     settings = settings or ReportSettings()
     timelines = draw_timelines(ctx, settings=settings)
-    paths = ReportPaths(
+    return ReportPaths(
         junit=write_junit(ctx),
         allure=write_allure(ctx, timelines),
         html=write_html(ctx, timelines, max_timelines=settings.max_timelines),
         markdown=write_markdown(ctx),
         verdicts=ctx.verdicts,
-        gate_failed=any(v.status == "fail" for v in ctx.verdicts),
+        gate_failed=gate_failed(ctx.verdicts),
     )
-    return paths

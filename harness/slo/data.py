@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.records import Measurement, Scenario
-from harness.report.run_folder import (
+from harness.store.run_folder import (
     CALLS_DIR,
     RUN_JSON,
     SCENARIO_JSON,
@@ -23,7 +23,7 @@ from harness.report.run_folder import (
     load_scenario,
     read_results,
 )
-from harness.report.serialize import SerializationError
+from harness.store.serialize import SerializationError
 
 __all__ = [
     "MEASUREMENT_FIELDS",

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from harness.records import Verdict, VerdictKind, VerdictStatus
 from harness.slo.data import RunData, filter_label, group_key, select, values_of
 from harness.slo.rules import SloFile, SloRule
-from harness.slo.stat import StatError, compute
+from harness.stats.stat import StatError, compute
 
 __all__ = ["evaluate", "evaluate_rule", "gate_failed"]
 

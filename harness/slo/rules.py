@@ -35,7 +35,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.slo.data import MEASUREMENT_FIELDS, FilterValue
-from harness.slo.stat import StatError, check_stat
+from harness.stats.stat import StatError, check_stat
 
 __all__ = [
     "Direction",

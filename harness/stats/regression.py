@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
-from harness.slo.stat import compute_axis
+from harness.stats.stat import compute_axis
 
 __all__ = ["Change", "Comparison", "compare_samples"]
 

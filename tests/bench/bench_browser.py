@@ -34,8 +34,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from harness.agent.process import AgentProcess
-from harness.callers.browser_caller import BrowserCallArtifacts, BrowserCaller, BrowserSettings
-from harness.callers.browser_pool import PoolSettings
+from harness.callers.base import CallArtifacts
+from harness.callers.browser.caller import BrowserCaller, BrowserSettings
+from harness.callers.browser.pool import PoolSettings
 from harness.corpus.defaults import default_corpus
 from harness.records import CallerKind, CallSpec, Dialect, EndpointSpec, Scenario, Step, StepKind
 
@@ -65,7 +66,7 @@ async def run_level(n: int, urls: list[str]) -> dict[str, float]:
         wall = time.monotonic() - started
     errors, paths, late, send_p99, failures = [], [], 0, [], 0
     for art in arts:
-        assert isinstance(art, BrowserCallArtifacts)
+        assert isinstance(art, CallArtifacts)
         rec = art.recording
         if rec.failure is not None:
             failures += 1

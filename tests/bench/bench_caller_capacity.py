@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from support import local_endpoint, say_scenario
 
 from harness.agent.process import AgentProcess
-from harness.callers.aiortc_caller import AiortcCaller, CallArtifacts
+from harness.callers.aiortc_caller import AiortcCaller
+from harness.callers.base import CallArtifacts
 from harness.corpus.defaults import default_corpus
 from harness.records import CallerKind, CallSpec
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from report.report_synth import make_run
 
-from harness.report.write import ReportPaths, ReportSettings, write_reports
+from harness.gate import gate_and_report
+from harness.report.write import ReportPaths, ReportSettings
 from harness.slo.rules import parse_slo
 
 N_CALLS = 200
@@ -45,7 +46,7 @@ def test_bench_report_200_calls(tmp_path: Path) -> None:
         (f"after (defaults: {ReportSettings()})", ReportSettings()),
     ):
         t0 = time.perf_counter()
-        paths = write_reports(folder.path, slo=slo, baseline=base.path, settings=settings)
+        paths = gate_and_report(folder.path, slo=slo, baseline=base.path, settings=settings)
         lines.append(_line(f"report for {N_CALLS} calls, {label}", time.perf_counter() - t0, paths))
         assert paths.html.stat().st_size > 0
     print("\n" + "\n".join(lines))

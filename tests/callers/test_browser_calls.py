@@ -25,9 +25,10 @@ from support import agent_call_id, local_endpoint, say_scenario, scenario_of
 
 from harness.agent.truth import truth_turns
 from harness.analysis.timeline import build_timeline
-from harness.callers.aiortc_caller import AiortcCaller, CallArtifacts
-from harness.callers.browser_caller import BrowserCallArtifacts, BrowserCaller, BrowserSettings
-from harness.callers.browser_discovery import CHROMIUM_ENV
+from harness.callers.aiortc_caller import AiortcCaller
+from harness.callers.base import CallArtifacts
+from harness.callers.browser.caller import BrowserCaller, BrowserSettings
+from harness.callers.browser.discovery import CHROMIUM_ENV
 from harness.corpus.model import Corpus, load_audio
 from harness.metrics.heard import TURN_LATENCY_HEARD, measure_heard
 from harness.records import (
@@ -42,8 +43,8 @@ from harness.records import (
     Step,
     StepKind,
 )
-from harness.report.serialize import from_json, to_json
 from harness.scoring import score_call
+from harness.store.serialize import from_json, to_json
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
@@ -142,7 +143,7 @@ def test_smoke_call_records_everything_like_the_aiortc_caller(corpus: Corpus, st
         Step(index=2, kind=StepKind.SAY, utterance="q_name"),
     )
     (art,) = run_browser(corpus, [(scenario, local_endpoint(agent.url))])
-    assert isinstance(art, BrowserCallArtifacts)
+    assert isinstance(art, CallArtifacts)
     rec = art.recording
     assert rec.failure is None, rec.failure
     assert [s.outcome for s in rec.steps] == ["reply_ended", "done", "reply_ended"]

@@ -20,7 +20,7 @@ import pytest
 from harness.analysis.live import LiveSpeechDetector
 from harness.records import SegmentationParams
 
-WORKLET = Path(__file__).resolve().parents[2] / "harness" / "callers" / "browser_page" / "worklet.js"
+WORKLET = Path(__file__).resolve().parents[2] / "harness" / "callers" / "browser" / "page" / "worklet.js"
 SR = 48_000
 QUANTUM = 128
 

@@ -16,17 +16,22 @@ import av
 import numpy as np
 import pytest
 
-from harness.callers.browser_align import locate_clip
-from harness.callers.browser_assembly import Clocks, heard_anchors, send_timing
-from harness.callers.browser_caller import call_time_bound_s
-from harness.callers.browser_discovery import (
+from harness.callers.browser.align import locate_clip
+from harness.callers.browser.assembly import Clocks, heard_anchors, send_timing
+from harness.callers.browser.caller import call_time_bound_s
+from harness.callers.browser.clock_sync import (
+    ClockMapping,
+    PingSample,
+    calibrate,
+    fit_context_clock,
+)
+from harness.callers.browser.discovery import (
     CHROMIUM_ENV,
     NO_FALLBACK_ENV,
     ChromiumNotFound,
     find_chromium,
 )
-from harness.callers.browser_session import EncodedFrame, parse_frames, parse_heard
-from harness.callers.clock_sync import ClockMapping, PingSample, calibrate, fit_context_clock
+from harness.callers.browser.session import EncodedFrame, parse_frames, parse_heard
 from harness.callers.script import PlayerSettings, ResolvedStep
 from harness.records import StepKind
 from harness.webrtc.audio import FRAME_SAMPLES, OPUS_DELAY_SAMPLES, SAMPLE_RATE

@@ -16,7 +16,7 @@ from support import local_endpoint, run_calls, say_scenario
 
 from harness.agent.process import AgentProcess
 from harness.agent.truth import TruthTurn, truth_turns
-from harness.callers.aiortc_caller import CallArtifacts
+from harness.callers.base import CallArtifacts
 from harness.corpus.model import Corpus
 from harness.scoring import score_call
 

@@ -17,7 +17,8 @@ import pytest
 from support import agent_call_id, local_endpoint, say_scenario
 
 from harness.agent.truth import truth_turns
-from harness.callers.aiortc_caller import AiortcCaller, CallArtifacts
+from harness.callers.aiortc_caller import AiortcCaller
+from harness.callers.base import CallArtifacts
 from harness.corpus.model import Corpus
 from harness.records import CallerKind, CallSpec
 from harness.scoring import score_call

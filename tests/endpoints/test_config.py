@@ -9,8 +9,8 @@ import pytest
 
 from harness.endpoints.config import (
     EndpointConfigError,
-    SecretRedactor,
     api_key,
+    endpoint_redactor,
     load_endpoints,
     redact,
     require_api_key,
@@ -299,7 +299,7 @@ def test_redactor_knows_endpoint_keys_in_all_their_forms(monkeypatch: pytest.Mon
         EndpointSpec(name="o", dialect=Dialect.WHIP, url="https://x", api_key_env="VH_TEST_KEY"),
         EndpointSpec(name="l", dialect=Dialect.WHIP, url="http://x"),
     ]
-    redactor = SecretRedactor.for_endpoints(specs)
+    redactor = endpoint_redactor(specs)
     assert redactor(f"raw {secret} end") == "raw *** end"
     assert redactor("quoted a%2Fb%2Bc%3Dd%20e end") == "quoted *** end"
     assert redactor.redact_obj({"why": [f"x{secret}x", 3, None], secret: True}) == {

@@ -17,7 +17,8 @@ from aiohttp import web
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from support import say_scenario
 
-from harness.callers.aiortc_caller import AiortcCaller, CallerSettings
+from harness.callers.aiortc_caller import AiortcCaller
+from harness.callers.base import CallerSettings
 from harness.corpus.model import Corpus
 from harness.records import CallerKind, CallRecording, CallSpec, Dialect, EndpointSpec, FailureKind
 from harness.webrtc.ice import loopback_only, rtc_configuration

@@ -22,7 +22,7 @@ import pytest
 from support import local_endpoint, run_calls, say_scenario
 
 from harness.agent.process import AgentProcess
-from harness.callers.aiortc_caller import CallArtifacts
+from harness.callers.base import CallArtifacts
 from harness.corpus.model import Corpus
 from harness.metrics.accuracy import REPLY_WER
 from harness.metrics.quality import ECHO_TAG, PESQ_NB, PESQ_WB, STOI

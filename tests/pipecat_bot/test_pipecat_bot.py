@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from support import run_calls, say_scenario
 
-from harness.callers.aiortc_caller import CallArtifacts
+from harness.callers.base import CallArtifacts
 from harness.corpus.model import Corpus
 from harness.records import (
     Dialect,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from slo.synth_runs import measurement, write_call
 
-from harness.report.run_folder import RunFolder
-from harness.report.run_info import RunInfo, collect_environment
+from harness.store.run_folder import RunFolder
+from harness.store.run_info import RunInfo, collect_environment
 
 HOSTILE = "<script>window.__pwned=1</script><img src=x onerror=alert(1)>"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from report.report_synth import HOSTILE, make_run
 
-from harness.report.write import write_reports
+from harness.gate import gate_and_report
 from harness.slo.rules import parse_slo
 
 CHROMIUM = "/usr/bin/chromium"
@@ -27,7 +27,7 @@ def test_report_in_headless_chromium(tmp_path: Path) -> None:
     folder = make_run(tmp_path)
     baseline = make_run(tmp_path, run_id="base")
     slo = parse_slo('[[slo]]\nmetric = "turn_latency_ms"\nstat = "p95"\nmax = 800\nmin_samples = 1\n')
-    paths = write_reports(folder.path, slo=slo, baseline=baseline.path)
+    paths = gate_and_report(folder.path, slo=slo, baseline=baseline.path)
     errors: list[str] = []
     requests: list[str] = []
     with sync_playwright() as pw:

@@ -8,14 +8,14 @@ from pathlib import Path
 
 from report.report_synth import HOSTILE, make_run
 
-from harness.report.write import write_reports
+from harness.gate import gate_and_report
 from harness.slo.rules import parse_slo
 
 
 def test_reports_written_with_expected_cases(tmp_path: Path) -> None:
     folder = make_run(tmp_path)
     slo = parse_slo('[[slo]]\nmetric = "turn_latency_ms"\nstat = "max"\nmax = 410\nmin_samples = 1\n')
-    paths = write_reports(folder.path, slo=slo)
+    paths = gate_and_report(folder.path, slo=slo)
     assert paths.gate_failed  # max latency is 425 ms
 
     root = ET.parse(paths.junit).getroot()
@@ -48,9 +48,9 @@ def test_reports_written_with_expected_cases(tmp_path: Path) -> None:
 def test_rebuild_is_idempotent_and_keeps_verdicts(tmp_path: Path) -> None:
     folder = make_run(tmp_path)
     slo = parse_slo('[[slo]]\nmetric = "turn_latency_ms"\nmax = 10000\nmin_samples = 1\n')
-    first = write_reports(folder.path, slo=slo)
+    first = gate_and_report(folder.path, slo=slo)
     n_files = len(list(first.allure.iterdir()))
-    again = write_reports(folder.path)  # no slo: verdicts come from run.json
+    again = gate_and_report(folder.path)  # no slo: verdicts come from run.json
     assert again.verdicts == first.verdicts and len(again.verdicts) == 1
     assert len(list(again.allure.iterdir())) == n_files  # no stale results left
 
@@ -61,7 +61,7 @@ def test_killed_run_without_run_json_or_with_torn_call_still_reports(tmp_path: P
     (folder.path / "calls" / "c1" / "recording.json").write_text("{not json")
     with (folder.path / "results.jsonl").open("a") as f:
         f.write('{"schema_version": 1, "call_id": "c9"')  # torn last line from a crash
-    paths = write_reports(folder.path)
+    paths = gate_and_report(folder.path)
     html = paths.html.read_text()
     assert "c0" in html and "c1" in html and "not JSON" in html
     assert HOSTILE not in html

@@ -22,8 +22,8 @@ from harness.records import (
     StepKind,
     StepLog,
 )
-from harness.report.run_folder import RunFolder
-from harness.report.run_info import RunInfo, collect_environment
+from harness.store.run_folder import RunFolder
+from harness.store.run_info import RunInfo, collect_environment
 
 RATE = 16000
 

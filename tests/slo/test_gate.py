@@ -10,11 +10,11 @@ from slo.synth_runs import latency_measurements, measurement, write_run
 
 from harness.gate import gate_run
 from harness.records import VerdictKind, VerdictStatus
-from harness.report.run_folder import read_run_info
 from harness.slo.baseline import compare_runs, policy_for
 from harness.slo.data import load_run
 from harness.slo.rules import Direction, parse_slo
 from harness.stats.regression import Change
+from harness.store.run_folder import read_run_info
 
 
 def _latencies(rng: np.random.Generator, n: int, shift: float = 0.0) -> list[float]:

@@ -31,7 +31,7 @@ from harness.agent.process import AgentProcess
 from harness.cli import app
 from harness.corpus.model import Corpus
 from harness.records import Verdict, VerdictKind, VerdictStatus
-from harness.report.run_folder import read_results, read_run_info
+from harness.store.run_folder import read_results, read_run_info
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 

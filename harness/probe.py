@@ -17,10 +17,11 @@ from enum import StrEnum
 from rich.table import Table
 from rich.text import Text
 
-from harness.callers.aiortc_caller import AiortcCaller, CallArtifacts, CallerSettings
+from harness.callers.aiortc_caller import AiortcCaller
+from harness.callers.base import CallArtifacts, CallerSettings
 from harness.callers.script import PlayerSettings
 from harness.corpus.model import Corpus
-from harness.endpoints.config import SecretRedactor
+from harness.endpoints.config import endpoint_redactor
 from harness.metrics.breakdown import ENDPOINTING_DELAY, GENERATION_DELAY
 from harness.metrics.latency import NO_RESPONSE, TURN_LATENCY
 from harness.records import (
@@ -35,6 +36,7 @@ from harness.records import (
     Step,
     StepKind,
 )
+from harness.redact import SecretRedactor
 from harness.scoring import score_call
 
 __all__ = [
@@ -196,7 +198,7 @@ def report_from_call(spec: EndpointSpec, scenario: Scenario, artifacts: CallArti
 
 
 def _redact(spec: EndpointSpec) -> SecretRedactor:
-    return SecretRedactor.for_endpoints([spec])
+    return endpoint_redactor([spec])
 
 
 def _signalling(rec: CallRecording, signalled: bool, redact: SecretRedactor) -> CheckItem:

@@ -41,18 +41,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from harness.callers.aiortc_caller import CallArtifacts, resolve_steps
-from harness.callers.browser_call import (
+from harness.callers.base import CallArtifacts, failed_artifacts, resolve_steps
+from harness.callers.browser.call import (
     HEARD_WAV,
     BrowserCall,
-    BrowserCallArtifacts,
     BrowserSettings,
     call_time_bound_s,
-    failed_artifacts,
 )
-from harness.callers.browser_gum import GumUnsupported, plan_capture
-from harness.callers.browser_pool import BrowserPool
-from harness.callers.browser_server import PageServer
+from harness.callers.browser.gum import GumUnsupported, plan_capture
+from harness.callers.browser.pool import BrowserPool
+from harness.callers.browser.server import PageServer
 from harness.corpus.errors import CorpusError
 from harness.corpus.model import Corpus
 from harness.endpoints.registry import open_endpoint
@@ -98,15 +96,15 @@ class BrowserCaller:
             steps = resolve_steps(spec, self.corpus)
         except (CorpusError, OSError) as exc:
             reason = exc.args[0] if exc.args else str(exc)
-            return failed_artifacts(spec, started_at, Failure(kind=FailureKind.MISSING_CORPUS_ITEM, reason=str(reason)))
+            return failed_artifacts(spec, CallerKind.BROWSER, started_at, Failure(kind=FailureKind.MISSING_CORPUS_ITEM, reason=str(reason)))
         try:
             endpoint = open_endpoint(spec.endpoint, timeout_s=self.settings.signalling_timeout_s)
         except NotImplementedError as exc:
-            return failed_artifacts(spec, started_at, Failure(kind=FailureKind.CALLER_ERROR, reason=str(exc)))
+            return failed_artifacts(spec, CallerKind.BROWSER, started_at, Failure(kind=FailureKind.CALLER_ERROR, reason=str(exc)))
         try:
             await self._ensure_server()
         except OSError as exc:
-            return failed_artifacts(spec, started_at, Failure(kind=FailureKind.CALLER_ERROR,
+            return failed_artifacts(spec, CallerKind.BROWSER, started_at, Failure(kind=FailureKind.CALLER_ERROR,
                                                      reason=f"cannot start the page server: {exc}"))
         with tempfile.TemporaryDirectory(prefix="voice-harness-gum-") as tmp:
             plan = None
@@ -114,7 +112,7 @@ class BrowserCaller:
                 try:
                     plan = plan_capture(steps, self.settings.gum, Path(tmp) / "capture.wav")
                 except GumUnsupported as exc:
-                    return failed_artifacts(spec, started_at, Failure(kind=FailureKind.BAD_SCENARIO, reason=str(exc)))
+                    return failed_artifacts(spec, CallerKind.BROWSER, started_at, Failure(kind=FailureKind.BAD_SCENARIO, reason=str(exc)))
             call = BrowserCall(spec, steps, self.settings, endpoint, self.pool, self.server, plan)
             return await call.run(started_at)
 
@@ -145,7 +143,6 @@ def make_browser_caller(corpus: Corpus, settings: BrowserSettings | None = None,
 
 __all__ = [
     "HEARD_WAV",
-    "BrowserCallArtifacts",
     "BrowserCaller",
     "BrowserSettings",
     "call_time_bound_s",

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from aiohttp import WSMsgType, web
 
-from harness.callers.clock_sync import PingSample
+from harness.callers.browser.clock_sync import PingSample
 from harness.webrtc.audio import Float32Audio
 
 KIND_SENT = 1

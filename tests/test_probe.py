@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from harness.cli import app
 from harness.corpus.model import Corpus
-from harness.endpoints.check import CheckItem, CheckReport, CheckStatus
+from harness.probe import CheckItem, CheckReport, CheckStatus
 
 runner = CliRunner()
 

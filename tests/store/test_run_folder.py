@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from harness.endpoints.config import SecretRedactor
+from harness.endpoints.config import endpoint_redactor
 from harness.records import (
     SCHEMA_VERSION,
     CallerKind,
@@ -24,8 +24,8 @@ from harness.records import (
     FailureKind,
     Measurement,
 )
-from harness.report import run_folder
-from harness.report.run_folder import (
+from harness.store import run_folder
+from harness.store.run_folder import (
     RunFolder,
     RunFolderError,
     iter_call_dirs,
@@ -34,7 +34,7 @@ from harness.report.run_folder import (
     read_results,
     read_run_info,
 )
-from harness.report.run_info import RunInfo, collect_environment, git_state, utc_now_iso
+from harness.store.run_info import RunInfo, collect_environment, git_state, utc_now_iso
 
 RATE = 48000
 SECRET = "sk-test-Secret0123456789"
@@ -303,7 +303,7 @@ def test_run_json_is_atomic_and_free_of_secrets(
 ) -> None:
     monkeypatch.setenv("VH_TEST_OPENAI_KEY", SECRET)
     first = info("r")
-    redactor = SecretRedactor.for_endpoints(first.endpoints)
+    redactor = endpoint_redactor(first.endpoints)
     folder = RunFolder.create(tmp_path, "r", redactor=redactor)
     folder.write_run_json(first)
     folder.write_run_json(info("r", finished="2026-11-25T17:31:00+00:00"))

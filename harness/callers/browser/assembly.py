@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from harness.callers.browser_align import MIN_QUALITY, locate_clip
-from harness.callers.browser_session import EncodedFrame, HeardBlock
-from harness.callers.clock_sync import ClockMapping, ContextClock
+from harness.callers.browser.align import MIN_QUALITY, locate_clip
+from harness.callers.browser.clock_sync import ClockMapping, ContextClock
+from harness.callers.browser.session import EncodedFrame, HeardBlock
 from harness.callers.script import ResolvedStep, sent_utterance
 from harness.endpoints.base import WebRTCEndpoint
 from harness.records import (

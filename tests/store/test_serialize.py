@@ -33,14 +33,14 @@ from harness.records import (
     TransportSample,
     Utterance,
 )
-from harness.report.run_info import (
+from harness.store.run_info import (
     EnvironmentInfo,
     RunCounts,
     RunFailure,
     RunInfo,
     ScenarioRef,
 )
-from harness.report.serialize import (
+from harness.store.serialize import (
     SerializationError,
     from_json,
     from_json_obj,

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from harness.callers.browser_session import PageSession
+from harness.callers.browser.session import PageSession
 
-PAGE_DIR = Path(__file__).resolve().parent / "browser_page"
+PAGE_DIR = Path(__file__).resolve().parent / "page"
 PAGE_FILES = frozenset({"index.html", "caller.js", "player.js", "worklet.js", "transform.js"})
 _MAX_MESSAGE = 16 * 1024 * 1024
 

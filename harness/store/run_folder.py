@@ -34,10 +34,10 @@ import numpy as np
 import numpy.typing as npt
 import soundfile as sf
 
-from harness.endpoints.config import SecretRedactor
 from harness.records import CallRecording, JSONValue, Measurement, Scenario
-from harness.report.run_info import RunInfo
-from harness.report.serialize import SerializationError, from_json_obj, to_json_obj
+from harness.redact import SecretRedactor
+from harness.store.run_info import RunInfo
+from harness.store.serialize import SerializationError, from_json_obj, to_json_obj
 
 if sys.platform != "win32":
     import fcntl

@@ -21,9 +21,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from harness.callers.aiortc_caller import CallArtifacts
-from harness.callers.browser_align import MIN_QUALITY
-from harness.callers.browser_assembly import (
+from harness.callers.base import CallArtifacts, failed_artifacts
+from harness.callers.browser.align import MIN_QUALITY
+from harness.callers.browser.assembly import (
     FIRST_CLIP_WINDOW_MS,
     Clocks,
     caller_audio,
@@ -38,11 +38,11 @@ from harness.callers.browser_assembly import (
     step_logs,
     transport_samples,
 )
-from harness.callers.browser_gum import GumPlan, GumSettings
-from harness.callers.browser_pool import BrowserPool, BrowserUnavailable, Lease, PoolSettings
-from harness.callers.browser_server import PageServer
-from harness.callers.browser_session import PageSession
-from harness.callers.clock_sync import ClockMapping, calibrate, fit_context_clock
+from harness.callers.browser.clock_sync import ClockMapping, calibrate, fit_context_clock
+from harness.callers.browser.gum import GumPlan, GumSettings
+from harness.callers.browser.pool import BrowserPool, BrowserUnavailable, Lease, PoolSettings
+from harness.callers.browser.server import PageServer
+from harness.callers.browser.session import PageSession
 from harness.callers.script import PlayerSettings, ResolvedStep
 from harness.endpoints.base import EndpointError, WebRTCEndpoint
 from harness.records import (
@@ -55,7 +55,7 @@ from harness.records import (
     SegmentationParams,
     StepKind,
 )
-from harness.webrtc.audio import SAMPLE_RATE, Float32Audio
+from harness.webrtc.audio import SAMPLE_RATE
 from harness.webrtc.ice import is_loopback_url
 from harness.webrtc.received import place_on_call_clock
 
@@ -69,14 +69,6 @@ GUM_MIN_MATCH = 0.35
 """getUserMedia mode: noise suppression and gain control leave a clip less like itself
 (0.55-0.75 seen where WebAudio clips match at 0.95); clips are seconds apart, so a
 lower bar still finds the right one."""
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BrowserCallArtifacts(CallArtifacts):
-    """A browser call: the aiortc caller's artifacts plus what the page heard."""
-
-    heard_audio: Float32Audio = dataclasses.field(default_factory=lambda: np.zeros(0, dtype=np.float32))
-    """On the call clock like ``received_audio``; timed by ``recording.heard_anchors``."""
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BrowserSettings:
@@ -108,14 +100,6 @@ class BrowserSettings:
     per call, no live triggers (see ``browser_gum`` for the limits)."""
     gum: GumSettings = dataclasses.field(default_factory=GumSettings)
 
-
-def failed_artifacts(spec: CallSpec, started_at: str, failure: Failure) -> BrowserCallArtifacts:
-    empty = np.zeros(0, dtype=np.float32)
-    recording = CallRecording(
-        call_id=spec.call_id, scenario_id=spec.scenario.id, endpoint=spec.endpoint.name,
-        caller=CallerKind.BROWSER, repeat=spec.repeat, started_at=started_at, failure=failure,
-    )
-    return BrowserCallArtifacts(recording=recording, caller_audio=empty, received_audio=empty)
 
 class _Broken(Exception):
     def __init__(self, kind: FailureKind, reason: str) -> None:
@@ -192,7 +176,7 @@ class BrowserCall:
             return self._assemble(started_at, failure)
         except Exception as exc:
             log.exception("cannot assemble browser call %s", self.spec.call_id)
-            return failed_artifacts(self.spec, started_at, failure or Failure(
+            return failed_artifacts(self.spec, CallerKind.BROWSER, started_at, failure or Failure(
                 kind=FailureKind.CALLER_ERROR, reason=f"cannot assemble the recording: {type(exc).__name__}: {exc}"))
 
     def _step(self) -> int | None:
@@ -370,7 +354,7 @@ class BrowserCall:
     def _assemble(self, started_at: str, failure: Failure | None) -> CallArtifacts:
         ev = self.session.evidence
         if not ev.pings:
-            return failed_artifacts(self.spec, started_at, failure or Failure(
+            return failed_artifacts(self.spec, CallerKind.BROWSER, started_at, failure or Failure(
                 kind=FailureKind.BROWSER_UNAVAILABLE, reason="the caller page never answered"))
         page = calibrate(ev.pings)
         pairs = [(float(s["ots_ctx"]), float(s["ots_perf"])) for s in ev.stats
@@ -439,7 +423,7 @@ class BrowserCall:
             heard_anchors=played_out,
             caller_info=self.info,
         )
-        return BrowserCallArtifacts(recording=recording, caller_audio=sent_audio, received_audio=received,
+        return CallArtifacts(recording=recording, caller_audio=sent_audio, received_audio=received,
                                     heard_audio=heard)
 
     def _clock_info(self, page: ClockMapping, clocks: Clocks) -> dict[str, JSONValue]:
@@ -463,8 +447,6 @@ class BrowserCall:
 __all__ = [
     "HEARD_WAV",
     "BrowserCall",
-    "BrowserCallArtifacts",
     "BrowserSettings",
     "call_time_bound_s",
-    "failed_artifacts",
 ]

@@ -20,10 +20,10 @@ import typer
 from rich.console import Console
 
 from harness.agent.cli import agent_app
+from harness.cli.endpoints import endpoints_app
 from harness.corpus.cli import corpus_app
-from harness.endpoints.cli import endpoints_app
+from harness.exit_codes import EXIT_OK, EXIT_USAGE
 
-EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
 DEMO_SUITES = [Path("suites/smoke"), Path("suites/barge_in"), Path("suites/endpointing"),
                Path("suites/quality"), Path("suites/accuracy")]
 
@@ -56,7 +56,7 @@ def run_command(
     run_id: Annotated[str | None, typer.Option(help="Run folder name (default: time + random).")] = None,
 ) -> None:
     """Run scenarios against endpoints and write a run folder."""
-    from harness.callers.aiortc_caller import CallerSettings
+    from harness.callers.base import CallerSettings
     from harness.session import RunRequest, UsageError, run_and_report
 
     request = RunRequest(

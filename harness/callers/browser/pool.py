@@ -23,13 +23,13 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.callers.browser_discovery import (
+from harness.callers.browser.discovery import (
     LAUNCH_ARGS,
     ChromiumInstall,
     ChromiumNotFound,
     find_chromium,
 )
-from harness.callers.browser_procs import (
+from harness.callers.browser.procs import (
     MARKER_SWITCH,
     find_browser_pid,
     memory_bytes,

@@ -26,12 +26,11 @@ from rich.text import Text
 from harness.endpoints.config import (
     DEFAULT_CONFIG,
     EndpointConfigError,
-    SecretRedactor,
+    endpoint_redactor,
     load_endpoints,
     resolve_endpoint,
 )
-
-EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+from harness.exit_codes import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 
 endpoints_app = typer.Typer(
     help="Probe and list realtime voice endpoints.", no_args_is_help=True,
@@ -64,7 +63,7 @@ def check_command(
     from harness.corpus.defaults import default_corpus
     from harness.corpus.errors import CorpusError
     from harness.corpus.model import load_corpus
-    from harness.endpoints.check import CheckSettings, run_check
+    from harness.probe import CheckSettings, run_check
 
     try:
         spec = resolve_endpoint(endpoint, endpoints_file)
@@ -93,7 +92,7 @@ def list_command(
         specs = load_endpoints(endpoints_file)
     except EndpointConfigError as exc:
         raise _usage_error(str(exc)) from None
-    redact = SecretRedactor.for_endpoints(specs.values())
+    redact = endpoint_redactor(specs.values())
     table = Table(title=Text(str(endpoints_file)))
     for column in ("name", "dialect", "url", "key from", "options"):
         table.add_column(column, overflow="fold")
