@@ -278,6 +278,41 @@ class SendTiming:
 
 
 @_record
+class WorkerInfo:
+    """Where a call ran: the process that paced its audio."""
+
+    host: str
+    pid: int
+    node: str = "local"
+    """Ray node id for calls run on a cluster; ``local`` for this machine's workers."""
+    region: str = ""
+    """A region label (from the Ray node's labels or resources), for per-region latency."""
+
+
+@_record
+class CallValidity:
+    """Whether the harness itself disturbed the call (validity guard), with the figures.
+
+    A disturbed call's numbers say more about the harness than about the endpoint: it
+    is flagged on every row and report and left out of SLO verdicts and regressions.
+    """
+
+    disturbed: bool
+    reasons: tuple[str, ...] = ()
+    """One line per threshold crossed, with the observed figure and the limit."""
+    send_error_p50_ms: float | None = None
+    send_error_p99_ms: float | None = None
+    send_error_max_ms: float | None = None
+    max_frame_gap_ms: float | None = None
+    """Largest interval between two consecutive sent frames (20 ms when on time)."""
+    loop_lag_p99_ms: float | None = None
+    loop_lag_max_ms: float | None = None
+    """How late the caller's event loop woke a periodic probe (its own responsiveness)."""
+    injection_p99_ms: float | None = None
+    """Browser caller: how late clips were scheduled into WebAudio."""
+
+
+@_record
 class CallRecording:
     """Everything a call produced; the last stage that needed real time."""
 
@@ -318,6 +353,10 @@ class CallRecording:
     concealment), roughly on the call clock; for listening, not timing. Empty if none."""
     caller_info: dict[str, JSONValue] = field(default_factory=dict)
     """Facts about the caller itself: browser version, clock calibration error, ..."""
+    validity: CallValidity | None = None
+    """The validity guard's judgement; ``None`` for recordings made before it existed."""
+    worker: WorkerInfo | None = None
+    """Where the call ran."""
 
 
 # ------------------------------------------------------------------------ analysis
