@@ -10,6 +10,7 @@ field name says otherwise; audio positions are sample indices.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -60,6 +61,22 @@ class StepKind(StrEnum):
     """Speak over the agent a set time after its speech onset; the agent should stop."""
     BACKCHANNEL = "backchannel"
     """Speak over the agent briefly; the agent should keep talking."""
+
+
+class StepOutcome(StrEnum):
+    """Why a step ended in the live call (both callers' step players produce these)."""
+
+    DONE = "done"
+    """The step ran to its end: a silence, a clip that awaits no reply, a backchannel."""
+    REPLY_ENDED = "reply_ended"
+    """The agent replied and then stayed quiet for ``reply_quiet_ms``."""
+    REPLY_TOO_LONG = "reply_too_long"
+    """The agent replied but had not gone quiet after ``max_reply_s``."""
+    TIMEOUT = "timeout"
+    """The agent did not start speaking (a reply, or the onset a live trigger waits for)
+    within the step's ``timeout_ms``."""
+    FAILED = "failed"
+    """The call was stopped mid-step (browser caller: a failure elsewhere ended it)."""
 
 
 class FailureKind(StrEnum):
@@ -236,8 +253,7 @@ class StepLog:
     kind: StepKind
     started_ns: int
     ended_ns: int
-    outcome: str
-    """reply_ended | timeout | done | failed | skipped"""
+    outcome: StepOutcome
 
 
 @_record
@@ -497,6 +513,69 @@ class VerdictStatus(StrEnum):
     """Too few values to judge: its own verdict, never a silent pass."""
 
 
+class VerdictOp(StrEnum):
+    """How a verdict compares observed with threshold."""
+
+    AT_MOST = "<="
+    """Lower is better: pass while observed <= threshold."""
+    AT_LEAST = ">="
+    """Higher is better: pass while observed >= threshold."""
+
+    def holds(self, observed: float, threshold: float) -> bool:
+        return observed <= threshold if self is VerdictOp.AT_MOST else observed >= threshold
+
+
+class StatName(StrEnum):
+    """The statistics that are not percentiles."""
+
+    MAX = "max"
+    MIN = "min"
+    MEAN = "mean"
+    RATE = "rate"
+    """The mean of a 0/1 metric: how often it was 1."""
+
+
+_PERCENTILE = re.compile(r"^p(\d{1,2}(?:\.\d+)?)$")
+
+
+class Stat(str):
+    """A statistic an SLO or a regression is stated in: a ``StatName`` or a percentile
+    ``pNN`` (``p50``, ``p95``, ``p99.9``). A ``str`` (it is written as its text), but only
+    a valid one can be made, so a typo fails where the name is read, not in a verdict."""
+
+    __slots__ = ()
+
+    def __new__(cls, text: str) -> Stat:
+        if text in _STAT_NAMES or _PERCENTILE.match(text):
+            return super().__new__(cls, text)
+        raise ValueError(
+            f"unknown stat {text!r}; use p50, p90, p95, p99 (any pNN), max, min, mean or rate"
+        )
+
+    @property
+    def named(self) -> StatName | None:
+        """The ``StatName`` this is, or ``None`` for a percentile."""
+        return StatName(self) if self in _STAT_NAMES else None
+
+    @property
+    def percentile(self) -> float | None:
+        """The percentile (95.0 for ``p95``), or ``None`` for a ``StatName``."""
+        match = _PERCENTILE.match(self)
+        return float(match.group(1)) if match else None
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: object, handler: object) -> object:
+        """Read from and written as plain JSON text, validated on the way in."""
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_after_validator_function(
+            cls, core_schema.str_schema(), serialization=core_schema.to_string_ser_schema()
+        )
+
+
+_STAT_NAMES = frozenset(str(n) for n in StatName)
+
+
 class VerdictKind(StrEnum):
     SLO = "slo"
     """An absolute threshold from the SLO file."""
@@ -512,12 +591,11 @@ class Verdict:
     rule: str
     """The rule's name (from the SLO file, or ``regression``)."""
     metric: str
-    stat: str
-    """p50 | p90 | p95 | p99 | pNN | max | min | mean | rate."""
+    stat: Stat
     group: str = "all"
     """Which measurements: ``all`` or ``endpoint=x,caller=y`` etc."""
-    op: str = "<="
-    """How observed is compared with threshold: ``<=`` or ``>=``."""
+    op: VerdictOp = VerdictOp.AT_MOST
+    """How observed is compared with threshold."""
     threshold: float
     observed: float | None
     """``None`` when there were no values at all."""

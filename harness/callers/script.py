@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from harness.callers.activity import AgentActivity
 from harness.clock import Clock
-from harness.records import SentUtterance, StepKind, StepLog, Utterance
+from harness.records import SentUtterance, StepKind, StepLog, StepOutcome, Utterance
 from harness.webrtc.audio import SAMPLE_RATE, Float32Audio, samples_to_ns
 from harness.webrtc.playout import Playout
 
@@ -120,11 +120,11 @@ class ScenarioPlayer:
             self._sample_time(end) + int(self.settings.post_roll_ms * 1e6)
         )
 
-    async def _run_step(self, step: ResolvedStep) -> str:
+    async def _run_step(self, step: ResolvedStep) -> StepOutcome:
         now = self.clock.monotonic_ns()
         if step.kind is StepKind.SILENCE:
             await self.clock.sleep_until(now + int((step.duration_ms or 0) * 1e6))
-            return "done"
+            return StepOutcome.DONE
         if step.kind is StepKind.LISTEN:
             return await self._await_reply(
                 after_ns=now, deadline_ns=now + step.timeout_ms * 1_000_000, quiet_ms=step.reply_quiet_ms
@@ -135,7 +135,7 @@ class ScenarioPlayer:
         if step.kind in (StepKind.BARGE_IN, StepKind.BACKCHANNEL):
             onset_ns = await self._await_onset(now, now + step.timeout_ms * 1_000_000)
             if onset_ns is None:
-                return "timeout"
+                return StepOutcome.TIMEOUT
             trigger_ns = onset_ns + (step.after_onset_ms or 0) * 1_000_000
             await self.clock.sleep_until(trigger_ns - 25_000_000)
             start = math.ceil((trigger_ns - self.origin_ns) * SAMPLE_RATE / 1e9)
@@ -148,7 +148,7 @@ class ScenarioPlayer:
         )
         await self.clock.sleep_until(self._sample_time(begin + step.audio.size))
         if not step.await_reply or step.kind is StepKind.BACKCHANNEL:
-            return "done"
+            return StepOutcome.DONE
         utt = step.utterance
         speech_start = self._sample_time(begin + utt.speech_start)
         speech_end = self._sample_time(begin + utt.speech_end)
@@ -165,10 +165,12 @@ class ScenarioPlayer:
             await self.activity.wait_change(min(_POLL_S, remaining / 1e9))
         return onset
 
-    async def _await_reply(self, *, after_ns: int, deadline_ns: int, quiet_ms: int | None) -> str:
+    async def _await_reply(
+        self, *, after_ns: int, deadline_ns: int, quiet_ms: int | None
+    ) -> StepOutcome:
         onset = await self._await_onset(after_ns, deadline_ns)
         if onset is None:
-            return "timeout"
+            return StepOutcome.TIMEOUT
         quiet_ns = int((quiet_ms or self.settings.reply_quiet_ms) * 1e6)
         end_deadline = self.clock.monotonic_ns() + int(self.settings.max_reply_s * 1e9)
         while self.clock.monotonic_ns() < end_deadline:
@@ -179,6 +181,6 @@ class ScenarioPlayer:
                 and offsets[-1] > onset
                 and self.clock.monotonic_ns() - offsets[-1] >= quiet_ns
             ):
-                return "reply_ended"
+                return StepOutcome.REPLY_ENDED
             await self.activity.wait_change(_POLL_S)
-        return "reply_too_long"
+        return StepOutcome.REPLY_TOO_LONG

@@ -12,37 +12,40 @@ import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.records import Verdict, VerdictKind, VerdictStatus
+from harness.records import Stat, StatName, Verdict, VerdictKind, VerdictOp, VerdictStatus
 from harness.slo.data import RunData, group_key, values_of
 from harness.slo.rules import Direction, MetricPolicy, RegressionSettings
 from harness.stats.regression import Change, Comparison, compare_samples
 
 __all__ = ["DIRECTIONS", "MetricRow", "compare_runs", "policy_for", "regression_verdicts"]
 
+P50 = Stat("p50")
+MEAN = Stat(StatName.MEAN)
+
 DIRECTIONS: tuple[tuple[str, MetricPolicy], ...] = (
     # informational: how much the agent talked is not better or worse
     ("agent_speech_ms", MetricPolicy(direction=Direction.NONE)),
     ("agent_turns", MetricPolicy(direction=Direction.NONE)),
     # quality / accuracy: higher is better
-    ("*pesq*", MetricPolicy(direction=Direction.HIGHER, stat="p50", abs_tolerance=0.1, rel_tolerance=0.0)),
-    ("*stoi*", MetricPolicy(direction=Direction.HIGHER, stat="p50", abs_tolerance=0.02, rel_tolerance=0.0)),
-    ("*mos*", MetricPolicy(direction=Direction.HIGHER, stat="p50", abs_tolerance=0.1, rel_tolerance=0.0)),
-    ("*handled*", MetricPolicy(direction=Direction.HIGHER, stat="mean", abs_tolerance=0.05, rel_tolerance=0.0)),
+    ("*pesq*", MetricPolicy(direction=Direction.HIGHER, stat=P50, abs_tolerance=0.1, rel_tolerance=0.0)),
+    ("*stoi*", MetricPolicy(direction=Direction.HIGHER, stat=P50, abs_tolerance=0.02, rel_tolerance=0.0)),
+    ("*mos*", MetricPolicy(direction=Direction.HIGHER, stat=P50, abs_tolerance=0.1, rel_tolerance=0.0)),
+    ("*handled*", MetricPolicy(direction=Direction.HIGHER, stat=MEAN, abs_tolerance=0.05, rel_tolerance=0.0)),
     # error rates (0/1 or fractions): lower is better
-    ("*wer*", MetricPolicy(direction=Direction.LOWER, stat="mean", abs_tolerance=0.02, rel_tolerance=0.0)),
-    ("*cer*", MetricPolicy(direction=Direction.LOWER, stat="mean", abs_tolerance=0.02, rel_tolerance=0.0)),
-    ("no_response", MetricPolicy(direction=Direction.LOWER, stat="mean", abs_tolerance=0.05, rel_tolerance=0.0)),
-    ("call_failed", MetricPolicy(direction=Direction.LOWER, stat="mean", abs_tolerance=0.05, rel_tolerance=0.0)),
-    ("cutoff*", MetricPolicy(direction=Direction.LOWER, stat="mean", abs_tolerance=0.05, rel_tolerance=0.0)),
-    ("*ignored*", MetricPolicy(direction=Direction.LOWER, stat="mean", abs_tolerance=0.05, rel_tolerance=0.0)),
-    ("*false*", MetricPolicy(direction=Direction.LOWER, stat="mean", abs_tolerance=0.05, rel_tolerance=0.0)),
-    ("*loss*", MetricPolicy(direction=Direction.LOWER, stat="mean", abs_tolerance=0.01, rel_tolerance=0.0)),
+    ("*wer*", MetricPolicy(direction=Direction.LOWER, stat=MEAN, abs_tolerance=0.02, rel_tolerance=0.0)),
+    ("*cer*", MetricPolicy(direction=Direction.LOWER, stat=MEAN, abs_tolerance=0.02, rel_tolerance=0.0)),
+    ("no_response", MetricPolicy(direction=Direction.LOWER, stat=MEAN, abs_tolerance=0.05, rel_tolerance=0.0)),
+    ("call_failed", MetricPolicy(direction=Direction.LOWER, stat=MEAN, abs_tolerance=0.05, rel_tolerance=0.0)),
+    ("cutoff*", MetricPolicy(direction=Direction.LOWER, stat=MEAN, abs_tolerance=0.05, rel_tolerance=0.0)),
+    ("*ignored*", MetricPolicy(direction=Direction.LOWER, stat=MEAN, abs_tolerance=0.05, rel_tolerance=0.0)),
+    ("*false*", MetricPolicy(direction=Direction.LOWER, stat=MEAN, abs_tolerance=0.05, rel_tolerance=0.0)),
+    ("*loss*", MetricPolicy(direction=Direction.LOWER, stat=MEAN, abs_tolerance=0.01, rel_tolerance=0.0)),
     # times: lower is better (latency, stop latency, talk-over, jitter)
-    ("*_ms", MetricPolicy(direction=Direction.LOWER, stat="p50", abs_tolerance=30.0, rel_tolerance=0.10)),
+    ("*_ms", MetricPolicy(direction=Direction.LOWER, stat=P50, abs_tolerance=30.0, rel_tolerance=0.10)),
 )
 """(glob, policy) in match order; unknown metrics are reported, never gated."""
 
-_FALLBACK = MetricPolicy(direction=Direction.NONE, stat="p50", abs_tolerance=0.0, rel_tolerance=0.0)
+_FALLBACK = MetricPolicy(direction=Direction.NONE, stat=P50, abs_tolerance=0.0, rel_tolerance=0.0)
 
 
 def policy_for(metric: str, settings: RegressionSettings | None = None) -> MetricPolicy:
@@ -98,7 +101,7 @@ def compare_runs(
             direction = policy.direction or Direction.NONE
             cmp = compare_samples(
                 a.get((metric, group), []), b.get((metric, group), []),
-                stat=policy.stat or "p50", direction=str(direction),
+                stat=policy.stat or P50, direction=str(direction),
                 abs_tolerance=policy.abs_tolerance or 0.0, rel_tolerance=policy.rel_tolerance or 0.0,
                 alpha=settings.alpha, min_samples=settings.min_samples,
                 n_resamples=settings.n_resamples, seed=seed, key=f"{metric}|{group}",
@@ -136,7 +139,7 @@ def regression_verdicts(rows: Sequence[MetricRow]) -> tuple[Verdict, ...]:
         base = c.a if c.a is not None else 0.0
         out.append(Verdict(
             kind=VerdictKind.REGRESSION, rule=f"no regression vs baseline ({row.direction} is better)",
-            metric=row.metric, stat=c.stat, group=row.group, op="<=" if lower else ">=",
+            metric=row.metric, stat=c.stat, group=row.group, op=VerdictOp.AT_MOST if lower else VerdictOp.AT_LEAST,
             threshold=base + c.tolerance if lower else base - c.tolerance,
             observed=c.b, n=c.n_b, min_samples=0, status=status, unit=row.unit,
             detail=describe(row),

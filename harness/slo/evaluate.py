@@ -42,7 +42,7 @@ def evaluate_rule(rule: SloRule, data: RunData) -> list[Verdict]:
         if observed is None or n < rule.min_samples:
             status = VerdictStatus.INSUFFICIENT_SAMPLES
             detail = detail or f"{n} value(s), rule needs at least {rule.min_samples}"
-        elif (observed <= rule.threshold) if rule.op == "<=" else (observed >= rule.threshold):
+        elif rule.op.holds(observed, rule.threshold):
             status = VerdictStatus.PASS
         else:
             status = VerdictStatus.FAIL

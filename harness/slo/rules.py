@@ -34,8 +34,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from harness.records import Stat, VerdictOp
 from harness.slo.data import MEASUREMENT_FIELDS, FilterValue
-from harness.stats.stat import StatError, check_stat
 
 __all__ = [
     "Direction",
@@ -69,8 +69,8 @@ class Direction(StrEnum):
 class SloRule:
     name: str
     metric: str
-    stat: str
-    op: Literal["<=", ">="]
+    stat: Stat
+    op: VerdictOp
     threshold: float
     min_samples: int = 5
     by: tuple[str, ...] = ()
@@ -82,7 +82,7 @@ class MetricPolicy:
     """How one metric is compared with a baseline; ``None`` fields take the defaults."""
 
     direction: Direction | None = None
-    stat: str | None = None
+    stat: Stat | None = None
     abs_tolerance: float | None = None
     rel_tolerance: float | None = None
 
@@ -118,20 +118,12 @@ class _Strict(BaseModel):
 class _RuleModel(_Strict):
     name: str | None = None
     metric: Annotated[str, Field(min_length=1)]
-    stat: str = "p95"
+    stat: Stat = Stat("p95")
     max: float | None = None
     min: float | None = None
     min_samples: Annotated[int, Field(ge=1)] | None = None
     by: list[str] = []
     where: dict[str, Scalar | list[Scalar]] = {}
-
-    @field_validator("stat")
-    @classmethod
-    def _stat(cls, v: str) -> str:
-        try:
-            return check_stat(v)
-        except StatError as exc:
-            raise ValueError(str(exc)) from None
 
     @field_validator("by")
     @classmethod
@@ -158,19 +150,9 @@ class _RuleModel(_Strict):
 
 class _PolicyModel(_Strict):
     direction: Direction | None = None
-    stat: str | None = None
+    stat: Stat | None = None
     abs_tolerance: Annotated[float, Field(ge=0)] | None = None
     rel_tolerance: Annotated[float, Field(ge=0)] | None = None
-
-    @field_validator("stat")
-    @classmethod
-    def _stat(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        try:
-            return check_stat(v)
-        except StatError as exc:
-            raise ValueError(str(exc)) from None
 
 
 class _RegressionModel(_Strict):
@@ -221,17 +203,17 @@ def parse_slo(text: str, source: str = "<slo>") -> SloFile:
         raise SloError("\n".join(problems)) from None
     rules = []
     for i, r in enumerate(model.slo):
-        upper = r.max is not None
+        op = VerdictOp.AT_MOST if r.max is not None else VerdictOp.AT_LEAST
         threshold = r.max if r.max is not None else r.min
         assert threshold is not None
         rules.append(
             SloRule(
-                name=r.name or f"{r.metric} {r.stat} {'<=' if upper else '>='} {threshold:g}"
+                name=r.name or f"{r.metric} {r.stat} {op} {threshold:g}"
                 + (f" [{i}]" if any(x.metric == r.metric and x.stat == r.stat and x is not r
                                     for x in model.slo) and r.name is None else ""),
                 metric=r.metric,
                 stat=r.stat,
-                op="<=" if upper else ">=",
+                op=op,
                 threshold=float(threshold),
                 min_samples=r.min_samples or model.defaults.min_samples,
                 by=tuple(r.by),

@@ -27,11 +27,13 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
+from harness.records import Stat
 from harness.stats.stat import compute_axis
 
 __all__ = ["Change", "Comparison", "compare_samples"]
 
 _MAX_BATCH_ELEMENTS = 4_000_000
+P50 = Stat("p50")
 
 
 class Change(StrEnum):
@@ -46,7 +48,7 @@ class Change(StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Comparison:
-    stat: str
+    stat: Stat
     n_a: int
     n_b: int
     a: float | None
@@ -70,7 +72,7 @@ def compare_samples(
     a: Sequence[float],
     b: Sequence[float],
     *,
-    stat: str = "p50",
+    stat: Stat = P50,
     direction: str = "lower",
     abs_tolerance: float = 0.0,
     rel_tolerance: float = 0.0,
@@ -126,7 +128,7 @@ def _rank_p(a: NDArray[np.float64], b: NDArray[np.float64], alternative: str) ->
 def _bootstrap_diff(
     a: NDArray[np.float64],
     b: NDArray[np.float64],
-    stat: str,
+    stat: Stat,
     alpha: float,
     n_resamples: int,
     rng: np.random.Generator,

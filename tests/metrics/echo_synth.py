@@ -24,6 +24,7 @@ from harness.records import (
     Step,
     StepKind,
     StepLog,
+    StepOutcome,
 )
 
 SR = 48_000
@@ -79,7 +80,7 @@ def synth_call(
             reply_parts.append((reply_at, reply))
         end = reply_at + (0 if reply is None else reply.size) + int(0.3 * SR)
         logs.append(StepLog(step_index=i, kind=StepKind.SAY, started_ns=to_ns(pos), ended_ns=to_ns(end),
-                            outcome="reply_ended"))
+                            outcome=StepOutcome.REPLY_ENDED))
         pos = end + int(0.5 * SR)
     total = pos + SR
     caller = np.zeros(total, np.float32)

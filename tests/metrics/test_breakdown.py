@@ -40,6 +40,7 @@ from harness.records import (
     Step,
     StepKind,
     StepLog,
+    StepOutcome,
     TimedSegment,
     Timeline,
 )
@@ -75,7 +76,7 @@ def call(
     scenario = Scenario(id="sc", steps=steps)
     logs = tuple(
         StepLog(step_index=u.step_index, kind=StepKind.SAY, started_ns=u.start_ns,
-                ended_ns=u.speech_end_ns + 3 * S, outcome="reply_ended")
+                ended_ns=u.speech_end_ns + 3 * S, outcome=StepOutcome.REPLY_ENDED)
         for u in sent
     )
     recording = CallRecording(call_id="c", scenario_id="sc", endpoint="ep", caller=CallerKind.AIORTC,

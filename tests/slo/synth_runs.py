@@ -21,6 +21,7 @@ from harness.records import (
     Step,
     StepKind,
     StepLog,
+    StepOutcome,
 )
 from harness.store.run_folder import RunFolder
 from harness.store.run_info import RunInfo, collect_environment
@@ -91,7 +92,7 @@ def write_call(
                                   start_ns=ns, speech_start_ns=ns, speech_end_ns=ns + 500_000_000,
                                   voiced_ns=((ns, ns + 500_000_000),)))
         steps.append(StepLog(step_index=k, kind=StepKind.SAY, started_ns=ns,
-                             ended_ns=ns + 2_000_000_000, outcome="reply_ended"))
+                             ended_ns=ns + 2_000_000_000, outcome=StepOutcome.REPLY_ENDED))
         events.append(EndpointEvent(t_ns=ns + 1_200_000_000, kind=EventKind.OUTPUT_TRANSCRIPT,
                                     vendor_type="response.audio_transcript.done",
                                     data={"transcript": transcript}))

@@ -27,11 +27,16 @@ from harness.records import (
     SegmentationParams,
     SendTiming,
     SentUtterance,
+    Stat,
+    StatName,
     Step,
     StepKind,
     StepLog,
+    StepOutcome,
     TransportSample,
     Utterance,
+    Verdict,
+    VerdictOp,
 )
 from harness.store.run_info import (
     EnvironmentInfo,
@@ -99,7 +104,7 @@ def recording() -> CallRecording:
                 kind=StepKind.SAY,
                 started_ns=0,
                 ended_ns=3_000_000_000,
-                outcome="reply_ended",
+                outcome=StepOutcome.REPLY_ENDED,
             ),
         ),
         events=(
@@ -334,3 +339,30 @@ def test_invalid_object_names_the_field() -> None:
         from_json(CallRecording, "{")
     with pytest.raises(SerializationError, match="expected a JSON object"):
         from_json_obj(CallRecording, [1, 2])  # type: ignore[arg-type]
+
+
+def test_verdicts_and_step_outcomes_written_before_they_were_enums_read_back() -> None:
+    """run.json and recording.json written when ``stat``, ``op`` and ``outcome`` were free
+    strings: the same JSON text reads back into the typed fields and is written unchanged."""
+    old_verdict = {
+        "schema_version": 1, "kind": "regression", "rule": "no regression vs baseline",
+        "metric": "turn_latency_ms", "stat": "p99.9", "group": "all", "op": ">=",
+        "threshold": 410.5, "observed": 420.0, "n": 12, "min_samples": 0, "status": "fail",
+        "unit": "ms", "detail": "",
+    }
+    verdict = from_json_obj(Verdict, old_verdict)
+    assert verdict.op is VerdictOp.AT_LEAST and isinstance(verdict.stat, Stat)
+    assert verdict.stat == "p99.9" and verdict.stat.percentile == 99.9 and verdict.stat.named is None
+    assert to_json_obj(verdict) == old_verdict
+    mean = from_json_obj(Verdict, {**old_verdict, "stat": "mean"})
+    assert mean.stat.named is StatName.MEAN and mean.stat.percentile is None
+    for bad, field in (({"stat": "p101"}, "stat"), ({"stat": "median"}, "stat"), ({"op": "<"}, "op")):
+        with pytest.raises(SerializationError, match=rf"invalid Verdict: {field}:"):
+            from_json_obj(Verdict, {**old_verdict, **bad})
+
+    old_step = {"step_index": 0, "kind": "say", "started_ns": 1, "ended_ns": 2, "outcome": "reply_too_long"}
+    step = from_json_obj(StepLog, {"schema_version": 1, **old_step})
+    assert step.outcome is StepOutcome.REPLY_TOO_LONG
+    assert to_json_obj(step) == {"schema_version": 1, **old_step}
+    with pytest.raises(SerializationError, match="invalid StepLog: outcome:"):
+        from_json_obj(StepLog, {"schema_version": 1, **old_step, "outcome": "skipped"})

@@ -40,6 +40,7 @@ from harness.records import (
     SentUtterance,
     StepKind,
     StepLog,
+    StepOutcome,
     TransportSample,
 )
 from harness.webrtc.audio import (
@@ -335,7 +336,7 @@ def step_logs(steps: Sequence[dict[str, Any]], clocks: Clocks, origin_ns: int) -
                 step_index=int(s["step"]), kind=StepKind(s["kind"]),
                 started_ns=clocks.page_ns(float(s["started"])) - origin_ns,
                 ended_ns=clocks.page_ns(float(s["ended"])) - origin_ns,
-                outcome=str(s["outcome"]),
+                outcome=StepOutcome(s["outcome"]),
             ))
         except (KeyError, ValueError, TypeError):
             continue
