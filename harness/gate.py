@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from harness.exit_codes import EXIT_GATE_FAILED, EXIT_USAGE
+from harness.fmt import fmt_value
 from harness.records import Verdict, VerdictStatus
 from harness.report.write import ReportPaths, ReportSettings, write_reports
 from harness.slo.baseline import MetricRow, compare_runs, regression_verdicts
@@ -93,12 +94,6 @@ def gate_run(
     return GateResult(verdicts=tuple(verdicts), rows=tuple(rows))
 
 
-def _fmt(x: float | None, unit: str = "") -> str:
-    if x is None:
-        return "-"
-    return f"{x:.0f}" if unit == "ms" else f"{x:.3g}"
-
-
 _STATUS_STYLE = {
     VerdictStatus.PASS: "[green]pass[/green]",
     VerdictStatus.FAIL: "[red]FAIL[/red]",
@@ -114,13 +109,13 @@ def print_verdicts(console: Console, verdicts: Sequence[Verdict]) -> None:
         table.add_column(col)
     for v in verdicts:
         table.add_row(_STATUS_STYLE[v.status], str(v.kind), escape(v.metric), v.stat, escape(v.group),
-                      _fmt(v.observed, v.unit), f"{v.op} {_fmt(v.threshold, v.unit)}", str(v.n))
+                      fmt_value(v.observed, v.unit), f"{v.op} {fmt_value(v.threshold, v.unit)}", str(v.n))
     console.print(table)
     for v in verdicts:
         if v.status is VerdictStatus.FAIL:
             console.print("  [red]FAIL[/red] " + escape(
-                f"{v.metric} {v.stat} [{v.group}]: observed {_fmt(v.observed, v.unit)} {v.unit}, "
-                f"threshold {v.op} {_fmt(v.threshold, v.unit)} (n={v.n}) {v.detail}"))
+                f"{v.metric} {v.stat} [{v.group}]: observed {fmt_value(v.observed, v.unit)} {v.unit}, "
+                f"threshold {v.op} {fmt_value(v.threshold, v.unit)} (n={v.n}) {v.detail}"))
 
 
 _CHANGE_STYLE = {
@@ -155,15 +150,15 @@ def compare_table(
     for key in keys:
         first = next(rows[key] for rows in indexed if key in rows)
         c0 = first.comparison
-        cells = [escape(first.metric), escape(first.group), c0.stat, f"{_fmt(c0.a, first.unit)} ({c0.n_a})"]
+        cells = [escape(first.metric), escape(first.group), c0.stat, f"{fmt_value(c0.a, first.unit)} ({c0.n_a})"]
         for rows in indexed:
             row = rows.get(key)
             if row is None:
                 cells += ["-", "-", "-", "-"]
                 continue
             c = row.comparison
-            ci = "" if c.ci is None else f" [{_fmt(c.ci[0], row.unit)}, {_fmt(c.ci[1], row.unit)}]"
-            cells += [f"{_fmt(c.b, row.unit)} ({c.n_b})",
+            ci = "" if c.ci is None else f" [{fmt_value(c.ci[0], row.unit)}, {fmt_value(c.ci[1], row.unit)}]"
+            cells += [f"{fmt_value(c.b, row.unit)} ({c.n_b})",
                       ("-" if c.diff is None else f"{c.diff:+.3g}") + ci,
                       "-" if c.p_worse is None else f"{c.p_worse:.2g}", _CHANGE_STYLE[c.change]]
         table.add_row(*cells)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from harness.fmt import NS_PER_MS
 from harness.records import CallRecording, Measurement, Scenario, Timeline
 
 MetricFamily = Callable[[Timeline, Scenario, CallRecording], tuple[Measurement, ...]]
 """A pure function from one call's timeline to its measurements."""
 
-NS_PER_MS = 1_000_000
+__all__ = ["NS_PER_MS", "MetricFamily", "check_same_call", "measurement"]
+
 
 
 def measurement(

@@ -38,7 +38,8 @@ from __future__ import annotations
 
 import bisect
 
-from harness.metrics.base import NS_PER_MS, check_same_call, measurement
+from harness.fmt import ns_to_ms
+from harness.metrics.base import check_same_call, measurement
 from harness.metrics.replies import step_replies
 from harness.records import (
     CallRecording,
@@ -81,13 +82,13 @@ def measure_breakdown(
             continue
         turn = answered.step.index
         out.append(measurement(recording, turn=turn, metric=ENDPOINTING_DELAY,
-                               value=_ms(stop - utterance.speech_end_ns), unit="ms"))
+                               value=ns_to_ms(stop - utterance.speech_end_ns), unit="ms"))
         out.append(measurement(recording, turn=turn, metric=GENERATION_DELAY,
-                               value=_ms(onset - stop), unit="ms"))
+                               value=ns_to_ms(onset - stop), unit="ms"))
         i = bisect.bisect_left(created, stop)
         if i < len(created) and (window_end is None or created[i] < window_end):
             out.append(measurement(recording, turn=turn, metric=RESPONSE_CREATED_DELAY,
-                                   value=_ms(created[i] - stop), unit="ms"))
+                                   value=ns_to_ms(created[i] - stop), unit="ms"))
     return tuple(out)
 
 
@@ -101,6 +102,3 @@ def _turn_stop(stopped: list[int], speech_start_ns: int, onset_ns: int, window_e
         return stopped[hi]
     return None
 
-
-def _ms(ns: int) -> float:
-    return ns / NS_PER_MS

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import bisect
 
+from harness.fmt import ns_to_ms
 from harness.metrics.base import NS_PER_MS, check_same_call, measurement
 from harness.records import (
     CallRecording,
@@ -84,9 +85,6 @@ def _next_start(sent: list[SentUtterance], after_ns: int) -> int | None:
     return next((u.start_ns for u in sent if u.start_ns > after_ns), None)
 
 
-def _ms(ns: int) -> float:
-    return ns / NS_PER_MS
-
 
 def _turn(
     step: Step,
@@ -111,7 +109,7 @@ def _turn(
     if missing is not None:
         return [missing]
     assert onset is not None
-    latency = _ms(onset - utterance.speech_end_ns)
+    latency = ns_to_ms(onset - utterance.speech_end_ns)
     passed, reason = _judge(latency, step.expect.within_ms)
     if latency < 0:
         # A within_ms expectation cannot hold for a reply that cut the caller off; without
@@ -142,7 +140,7 @@ def _greeting(
     if missing is not None:
         return [missing]
     assert onset is not None
-    latency = _ms(onset - reference)
+    latency = ns_to_ms(onset - reference)
     passed, reason = _judge(latency, step.expect.within_ms)
     return _answered(recording, step, GREETING_LATENCY, latency, passed, reason)
 
@@ -169,7 +167,7 @@ def _no_response(
         reason = f"no agent speech within {step.timeout_ms} ms of {since}"
     else:
         reason = (
-            f"first agent speech came {_ms(onset - since_ns):.0f} ms after {since}, "
+            f"first agent speech came {ns_to_ms(onset - since_ns):.0f} ms after {since}, "
             f"past the {step.timeout_ms} ms timeout"
         )
     return measurement(

@@ -35,7 +35,7 @@ ALLURE_DIR = "allure-results"
 _MIME = {".wav": "audio/wav", ".png": "image/png", ".json": "application/json"}
 
 
-def _ms(iso: str) -> int | None:
+def _epoch_ms(iso: str) -> int | None:
     from datetime import datetime
 
     try:
@@ -109,7 +109,7 @@ def write_allure(ctx: ReportContext, timelines: Mapping[str, bytes] | None = Non
     if out.is_dir():
         shutil.rmtree(out)  # rebuilt from the run folder each time: no stale results
     logger = AllureFileLogger(str(out))  # type: ignore[no-untyped-call]
-    start = _ms(ctx.info.started_at) if ctx.info else None
+    start = _epoch_ms(ctx.info.started_at) if ctx.info else None
     for call in ctx.calls:
         result = _call_result(logger, out, call, (timelines or {}).get(call.call_id), start)
         logger.report_result(result)  # type: ignore[no-untyped-call]

@@ -9,6 +9,7 @@ come from the endpoint and may contain markup.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import jinja2
 
+from harness.fmt import fmt_value
 from harness.records import EventKind, Measurement, VerdictStatus
 from harness.report.context import CallEntry, ReportContext
 from harness.report.plots import cdf_png, cutoff_curve_png, cutoff_points
@@ -40,13 +42,7 @@ def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def _fmt(x: float | None, unit: str = "") -> str:
-    if x is None:
-        return "-"
-    return f"{x:.1f}" if unit == "ms" else f"{x:.3g}"
-
-
-_env.filters["num"] = _fmt
+_env.filters["num"] = functools.partial(fmt_value, ms_decimals=1)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

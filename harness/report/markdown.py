@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.fmt import fmt_value
 from harness.records import Measurement, VerdictStatus
 from harness.report.context import ReportContext
 from harness.stats.percentiles import summarize
@@ -31,20 +32,14 @@ def _safe(text: str, limit: int = 140) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _fmt(x: float | None, unit: str) -> str:
-    if x is None:
-        return "-"
-    return f"{x:.0f} ms" if unit == "ms" else f"{x:.3g}"
-
-
 def _key_metrics(measurements: Sequence[Measurement]) -> list[str]:
     rows = [s for s in summarize(measurements, by=("metric", "endpoint"), n_resamples=200)
             if s.n > 0 and s.unit != "bool"]
     rows.sort(key=lambda s: ("latency" not in s.metric, s.metric, s.group))
     lines = ["| metric | group | n | p50 | p95 | max |", "|---|---|--:|--:|--:|--:|"]
     for s in rows[:MAX_ROWS]:
-        lines.append(f"| {_safe(s.metric, 40)} | {_safe(s.group, 40)} | {s.n} | {_fmt(s.p50, s.unit)} "
-                     f"| {_fmt(s.p95, s.unit)} | {_fmt(s.max, s.unit)} |")
+        lines.append(f"| {_safe(s.metric, 40)} | {_safe(s.group, 40)} | {s.n} | {fmt_value(s.p50, s.unit, ms_suffix=True)} "
+                     f"| {fmt_value(s.p95, s.unit, ms_suffix=True)} | {fmt_value(s.max, s.unit, ms_suffix=True)} |")
     if len(rows) > MAX_ROWS:
         lines.append(f"\n_{len(rows) - MAX_ROWS} more rows in index.html_")
     rates: dict[str, list[float]] = {}
@@ -73,9 +68,9 @@ def render_markdown(ctx: ReportContext) -> str:
     if gate_fail:
         lines += ["### Gate failures", ""]
         for v in gate_fail[:MAX_FAILED]:
-            obs = _fmt(v.observed, v.unit)
+            obs = fmt_value(v.observed, v.unit, ms_suffix=True)
             lines.append(f"- **{_safe(v.metric, 40)} {v.stat}** [{_safe(v.group, 60)}]: {obs} "
-                         f"(threshold {v.op} {_fmt(v.threshold, v.unit)}, n={v.n}, {v.kind})")
+                         f"(threshold {v.op} {fmt_value(v.threshold, v.unit, ms_suffix=True)}, n={v.n}, {v.kind})")
         if len(gate_fail) > MAX_FAILED:
             lines.append(f"- … {len(gate_fail) - MAX_FAILED} more")
         lines.append("")

@@ -12,6 +12,7 @@ import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from harness.fmt import fmt_value
 from harness.records import Stat, StatName, Verdict, VerdictKind, VerdictOp, VerdictStatus
 from harness.slo.data import RunData, group_key, values_of
 from harness.slo.rules import Direction, MetricPolicy, RegressionSettings
@@ -111,16 +112,12 @@ def compare_runs(
     return rows
 
 
-def _fmt(x: float | None) -> str:
-    return "-" if x is None else f"{x:.4g}"
-
-
 def describe(row: MetricRow) -> str:
     c = row.comparison
-    ci = "-" if c.ci is None else f"[{_fmt(c.ci[0])}, {_fmt(c.ci[1])}]"
+    ci = "-" if c.ci is None else f"[{fmt_value(c.ci[0], digits=4)}, {fmt_value(c.ci[1], digits=4)}]"
     p = "-" if c.p_worse is None else f"{c.p_worse:.3g}"
-    return (f"baseline {c.stat}={_fmt(c.a)} (n={c.n_a}), now {_fmt(c.b)} (n={c.n_b}), "
-            f"diff {_fmt(c.diff)} 95% CI {ci}, tolerance {_fmt(c.tolerance)}, "
+    return (f"baseline {c.stat}={fmt_value(c.a, digits=4)} (n={c.n_a}), now {fmt_value(c.b, digits=4)} (n={c.n_b}), "
+            f"diff {fmt_value(c.diff, digits=4)} 95% CI {ci}, tolerance {fmt_value(c.tolerance, digits=4)}, "
             f"rank-test p(worse)={p}: {c.change}")
 
 

@@ -10,7 +10,6 @@ when other groups are added to the same run.
 from __future__ import annotations
 
 import math
-import zlib
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -18,6 +17,7 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from harness.records import Measurement, MetricSummary
+from harness.stats.seeding import keyed_rng
 
 __all__ = ["GROUP_FIELDS", "MIN_CI_SAMPLES", "group_label", "summarize"]
 
@@ -112,7 +112,7 @@ def _summary(
     p50_ci = p95_ci = None
     if n >= MIN_CI_SAMPLES:
         p50_ci, p95_ci = _bootstrap_cis(
-            values, _rng(seed, metric, group), n_resamples, confidence_level
+            values, keyed_rng(seed, metric, group), n_resamples, confidence_level
         )
     return MetricSummary(
         metric=metric,
@@ -128,11 +128,6 @@ def _summary(
         p50_ci=p50_ci,
         p95_ci=p95_ci,
     )
-
-
-def _rng(seed: int, metric: str, group: str) -> np.random.Generator:
-    # crc32, not hash(): Python salts str hashes per process.
-    return np.random.default_rng([seed, zlib.crc32(metric.encode()), zlib.crc32(group.encode())])
 
 
 def _p50_p95(sample: NDArray[np.float64], axis: int) -> NDArray[np.float64]:

@@ -18,7 +18,6 @@ the rank test below ``alpha``: requiring both tests keeps the false-alarm rate u
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -28,6 +27,7 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from harness.records import Stat
+from harness.stats.seeding import keyed_rng
 from harness.stats.stat import compute_axis
 
 __all__ = ["Change", "Comparison", "compare_samples"]
@@ -64,10 +64,6 @@ class Comparison:
     change: Change
 
 
-def _rng(seed: int, key: str) -> np.random.Generator:
-    return np.random.default_rng([seed, zlib.crc32(key.encode())])
-
-
 def compare_samples(
     a: Sequence[float],
     b: Sequence[float],
@@ -98,7 +94,7 @@ def compare_samples(
                           diff=None if va is None or vb is None else vb - va, ci=None,
                           p_worse=None, tolerance=tolerance, change=Change.INSUFFICIENT)
     diff = vb - va
-    ci = _bootstrap_diff(arr_a, arr_b, stat, alpha, n_resamples, _rng(seed, key or stat))
+    ci = _bootstrap_diff(arr_a, arr_b, stat, alpha, n_resamples, keyed_rng(seed, key or stat))
     if direction == "none":
         return Comparison(stat=stat, n_a=n_a, n_b=n_b, a=va, b=vb, diff=diff, ci=ci,
                           p_worse=None, tolerance=tolerance, change=Change.UNGATED)
