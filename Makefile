@@ -6,6 +6,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+JS := ci/js
+JS_STAMP := $(JS)/node_modules/.installed-stamp
 
 .PHONY: demo test lint bench browser clean
 
@@ -18,18 +20,24 @@ $(STAMP): pyproject.toml
 browser:
 	@bash ci/ensure-chromium.sh
 
+# TypeScript (from the lock file) type-checks the browser caller's page JavaScript.
+$(JS_STAMP): $(JS)/package-lock.json
+	cd $(JS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(JS_STAMP)
+
 demo: $(STAMP) browser
 	$(VENV)/bin/voice-harness demo
 
 test: $(STAMP) browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(STAMP) $(JS_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	cd $(JS) && npm run --silent check
 
 bench: $(STAMP)
 	$(PY) -m pytest tests/bench -s -p no:cacheprovider -m bench
 
 clean:
-	rm -rf $(VENV) reports/*/ corpora/*/build
+	rm -rf $(VENV) $(JS)/node_modules reports/*/ corpora/*/build

@@ -147,6 +147,10 @@ def test_smoke_call_records_everything_like_the_aiortc_caller(corpus: Corpus, st
     rec = art.recording
     assert rec.failure is None, rec.failure
     assert [s.outcome for s in rec.steps] == ["reply_ended", "done", "reply_ended"]
+    # Every message the page sent parsed as protocol.py reads it (the JS and Python agree),
+    # and the page had nothing to work around or fail on.
+    for key in ("page_protocol_errors", "page_warnings", "page_errors"):
+        assert key not in rec.caller_info, rec.caller_info[key]
     # What was sent: the corpus clips, where the recording says, timed after connection.
     assert [s.utterance_id for s in rec.sent] == ["q_time", "q_name"]
     assert rec.connected_ns is not None and rec.connected_ns < rec.sent[0].start_ns

@@ -8,7 +8,10 @@ the right samples; discovery must refuse a bad explicit path instead of falling 
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import random
+import re
 import struct
 from pathlib import Path
 
@@ -16,6 +19,7 @@ import av
 import numpy as np
 import pytest
 
+from harness.callers.browser import protocol
 from harness.callers.browser.align import locate_clip
 from harness.callers.browser.assembly import Clocks, heard_anchors, send_timing
 from harness.callers.browser.caller import call_time_bound_s
@@ -31,9 +35,9 @@ from harness.callers.browser.discovery import (
     ChromiumNotFound,
     find_chromium,
 )
-from harness.callers.browser.session import EncodedFrame, parse_frames, parse_heard
+from harness.callers.browser.session import EncodedFrame, PageSession, parse_frames, parse_heard
 from harness.callers.script import PlayerSettings, ResolvedStep
-from harness.records import StepKind
+from harness.records import StepKind, StepOutcome
 from harness.webrtc.audio import FRAME_SAMPLES, OPUS_DELAY_SAMPLES, SAMPLE_RATE
 from harness.webrtc.received import ReceivedStream
 from harness.webrtc.taps import ArrivedPacket
@@ -160,6 +164,82 @@ def test_heard_blocks_parse() -> None:
     assert block is not None and block.start_frame == 96000
     np.testing.assert_array_equal(block.samples, samples)
     assert parse_heard(b"1234") is None
+
+
+# ------------------------------------------------------------------ page protocol
+
+PAGE_JS = Path(protocol.__file__).parent / "page" / "protocol.js"
+
+
+def _js_object(name: str) -> dict[str, str]:
+    """The string-valued entries of ``export const NAME = Object.freeze(... ({ ... }))``."""
+    text = PAGE_JS.read_text()
+    body = re.search(rf"export const {name} = Object\.freeze\(.*?\(\{{(.*?)\}}\)", text, re.S)
+    assert body is not None, name
+    return dict(re.findall(r"(\w+): '([^']*)'", body.group(1)))
+
+
+def test_the_page_and_python_name_the_same_messages_and_fields() -> None:
+    assert _js_object("MessageType") == {m.name: m.value for m in protocol.MessageType}
+    text = PAGE_JS.read_text()
+    fields = re.search(r"export const INBOUND_FIELDS = .*?\[(.*?)\]", text, re.S)
+    assert fields is not None
+    assert re.findall(r"'(\w+)'", fields.group(1)) == [
+        f.name for f in dataclasses.fields(protocol.InboundAudioStats)]
+    kinds = re.search(r"export const BinaryKind = .*?\(\{(.*?)\}\)", text, re.S)
+    assert kinds is not None
+    assert dict(re.findall(r"(\w+): (\d+)", kinds.group(1))) == {
+        k.name: str(k.value) for k in protocol.BinaryKind}
+
+
+def test_page_messages_parse_into_their_records() -> None:
+    step = protocol.parse_message(
+        '{"type": "step", "step": 2, "kind": "barge_in", "started": 1.5, "ended": 9, "outcome": "reply_ended"}')
+    assert step == protocol.StepMessage(step=2, kind=StepKind.BARGE_IN, started=1.5, ended=9.0,
+                                        outcome=StepOutcome.REPLY_ENDED)
+    stats = protocol.parse_message(json.dumps({
+        "type": "stats", "perf": 10.0, "ots_ctx": None, "ots_perf": None, "ctx_time": 0.5,
+        "output_latency": 0.01, "base_latency": 0.005, "inbound": {"packetsReceived": 7, "jitter": 0.002},
+        "remote_rtt": None, "pair_rtt": 0.0004, "packets_sent": 9}))
+    assert isinstance(stats, protocol.StatsMessage) and stats.inbound is not None
+    assert stats.inbound.packetsReceived == 7 and stats.inbound.jitterBufferDelay is None
+    playout = protocol.parse_message('{"type": "playout", "rows": [[4000000000, 12.25], [4000000960, 32.5]]}')
+    assert playout == protocol.PlayoutMessage(rows=((4_000_000_000, 12.25), (4_000_000_960, 32.5)))
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ('{"type": "hello"}', r"does not match any of the expected tags"),
+    ('{"perf": 1}', r"Unable to extract tag using discriminator 'type'"),
+    ('{"type": "pong", "id": 3}', r"pong\.perf: Field required"),
+    ('{"type": "pong", "id": 3, "perf": 1, "extra": true}', r"pong\.extra: Unexpected keyword argument"),
+    ('{"type": "step", "step": 0, "kind": "say", "started": 0, "ended": 1, "outcome": "skipped"}',
+     r"step\.outcome: Input should be"),
+    ('{"type": "pong", "id": "3x", "perf": 1}', r"pong\.id: Input should be a valid integer"),
+    ("not json", r"Invalid JSON"),
+    ("[1, 2]", r"Input should be"),
+])
+def test_a_message_that_is_not_in_the_protocol_is_refused_with_its_reason(text: str, problem: str) -> None:
+    with pytest.raises(protocol.ProtocolError, match=r"^bad page message: .*" + problem):
+        protocol.parse_message(text)
+
+
+def test_the_session_counts_refused_frames_and_keeps_their_reasons() -> None:
+    session = PageSession({})
+    session._on_text('{"type": "hello"}', 0)
+    session._on_binary(b"\x01")
+    session._on_binary(bytes([9]) + bytes(7) + b"body")
+    session._on_text('{"type": "warning", "where": "getStats", "message": "gone"}', 0)
+    ev = session.evidence
+    assert ev.malformed == 3
+    assert "hello" in ev.problems[0] and "shorter than its header" in ev.problems[1]
+    assert "unknown kind 9" in ev.problems[2]
+    assert ev.warnings == [protocol.WarningMessage(where="getStats", message="gone")]
+    assert session.control.empty()  # neither a refused frame nor a warning steers the call
+
+
+def test_commands_are_written_as_the_page_reads_them() -> None:
+    assert json.loads(protocol.encode_command(protocol.PingMessage(id=4))) == {"type": "ping", "id": 4}
+    assert json.loads(protocol.encode_command(protocol.StopMessage())) == {"type": "stop"}
 
 
 # ------------------------------------------------------------------ assembly

@@ -4,7 +4,7 @@ Pure: no browser, no network, no clock reads; the caller hands in what the page
 reported and the clock mappings. Three audio timelines come out:
 
 - **sent** (caller.wav): the clips placed where they were found in the Opus frames
-  the page sent (``browser_align``); sample ``n`` is RTP sample ``n`` of the outgoing
+  the page sent (``align``); sample ``n`` is RTP sample ``n`` of the outgoing
   stream and t=0 is when its first frame was sent.
 - **received** (received.wav + ``received_anchors``): the Opus frames tapped at
   packet arrival, before Chromium's jitter buffer, decoded here and placed at their
@@ -24,12 +24,17 @@ import dataclasses
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from harness.callers.browser.align import MIN_QUALITY, locate_clip
 from harness.callers.browser.clock_sync import ClockMapping, ContextClock
+from harness.callers.browser.protocol import (
+    DataChannelMessage,
+    PlayedMessage,
+    StatsMessage,
+    StepMessage,
+)
 from harness.callers.browser.session import EncodedFrame, HeardBlock
 from harness.callers.script import ResolvedStep, sent_utterance
 from harness.endpoints.base import WebRTCEndpoint
@@ -38,9 +43,7 @@ from harness.records import (
     JSONValue,
     SendTiming,
     SentUtterance,
-    StepKind,
     StepLog,
-    StepOutcome,
     TransportSample,
 )
 from harness.webrtc.audio import (
@@ -96,7 +99,7 @@ def decode_frames(frames: Sequence[EncodedFrame], clocks: Clocks, *, codec_delay
 
 
 def heard_anchors(
-    playout: Sequence[Sequence[float]],
+    playout: Sequence[tuple[int, float]],
     stream: ReceivedStream,
     first_rtp_ts: int,
     clocks: Clocks,
@@ -117,8 +120,7 @@ def heard_anchors(
     first_index, first_arrival = stream.anchors[0]
     lead = round((first_arrival - origin_ns) * SAMPLE_RATE / 1e9) - first_index
     first: dict[int, float] = {}
-    for row in playout:
-        rtp, ms = int(row[0]), float(row[1])
+    for rtp, ms in playout:
         if rtp not in first or ms < first[rtp]:
             first[rtp] = ms
     out = []
@@ -166,7 +168,7 @@ class PlacedClip:
 
 
 def place_clips(
-    played: Sequence[dict[str, Any]],
+    played: Sequence[PlayedMessage],
     steps: Sequence[ResolvedStep],
     sent_stream: ReceivedStream,
     clocks: Clocks,
@@ -189,17 +191,18 @@ def place_clips(
     placed: list[PlacedClip] = []
     offsets: list[int] = []
     for msg in played:
-        step = by_index.get(int(msg.get("step", -1)))
+        step = by_index.get(msg.step)
         if step is None or step.utterance is None or step.audio is None or not anchors:
             continue
-        if isinstance(msg.get("start_frame"), (int, float)):
-            key = int(msg["start_frame"])
+        if msg.start_frame is not None:
+            key = msg.start_frame
             scheduled = clocks.context_ns(key)
-            late_ms = max(0.0, (float(msg.get("called_frame", key)) - key) * 1000.0 / SAMPLE_RATE)
-        elif isinstance(msg.get("start_perf"), (int, float)):
-            key = round(float(msg["start_perf"]) * SAMPLE_RATE / 1000.0)
-            scheduled = clocks.page_ns(float(msg["start_perf"]))
-            late_ms = max(0.0, float(msg.get("called_perf", msg["start_perf"])) - float(msg["start_perf"]))
+            called = msg.called_frame if msg.called_frame is not None else key
+            late_ms = max(0.0, (called - key) * 1000.0 / SAMPLE_RATE)
+        elif msg.start_perf is not None:
+            key = round(msg.start_perf * SAMPLE_RATE / 1000.0)
+            scheduled = clocks.page_ns(msg.start_perf)
+            late_ms = max(0.0, msg.called_perf - msg.start_perf)
         else:
             continue
         found = None
@@ -227,8 +230,8 @@ def place_clips(
             utterance=utt,
             start_sample=found.position,
             at=at,
-            trigger_ns=_frame_ns(clocks, msg.get("trigger_frame"), origin_ns),
-            agent_onset_ns=_frame_ns(clocks, msg.get("onset_frame"), origin_ns),
+            trigger_ns=_frame_ns(clocks, msg.trigger_frame, origin_ns),
+            agent_onset_ns=_frame_ns(clocks, msg.onset_frame, origin_ns),
         )
         placed.append(PlacedClip(
             sent=sent, position=found.position, quality=found.quality,
@@ -241,10 +244,10 @@ def _samples(ms: float) -> int:
     return round(ms * SAMPLE_RATE / 1000.0)
 
 
-def _frame_ns(clocks: Clocks, frame: object, origin_ns: int) -> int | None:
-    if not isinstance(frame, (int, float)):
+def _frame_ns(clocks: Clocks, frame: float | None, origin_ns: int) -> int | None:
+    if frame is None:
         return None
-    t = clocks.context_ns(float(frame))
+    t = clocks.context_ns(frame)
     return None if t is None else t - origin_ns
 
 
@@ -266,36 +269,38 @@ def caller_audio(placed: Sequence[PlacedClip], steps: Sequence[ResolvedStep], le
     return out
 
 
-def transport_samples(stats: Sequence[dict[str, Any]], clocks: Clocks, origin_ns: int) -> tuple[TransportSample, ...]:
+def transport_samples(stats: Sequence[StatsMessage], clocks: Clocks, origin_ns: int) -> tuple[TransportSample, ...]:
     """getStats readings; ``jitter_buffer_ms`` is the mean over the interval since the last one."""
     out = []
     prev_delay = prev_count = 0.0
     for s in stats:
-        if "packetsReceived" not in s or not isinstance(s.get("perf"), (int, float)):
+        inbound = s.inbound
+        if inbound is None or inbound.packetsReceived is None:
             continue
-        delay = float(s.get("jitterBufferDelay", 0.0))
-        count = float(s.get("jitterBufferEmittedCount", 0.0))
+        delay = inbound.jitterBufferDelay or 0.0
+        count = float(inbound.jitterBufferEmittedCount or 0)
         jb = (delay - prev_delay) / (count - prev_count) * 1000.0 if count > prev_count else None
         prev_delay, prev_count = delay, count
-        rtt = s.get("remoteRtt", s.get("pairRtt"))
+        rtt = s.remote_rtt if s.remote_rtt is not None else s.pair_rtt
         out.append(TransportSample(
-            t_ns=clocks.page_ns(float(s["perf"])) - origin_ns,
-            packets_received=int(s["packetsReceived"]),
-            packets_lost=max(0, int(s.get("packetsLost", 0))),
-            jitter_ms=float(s["jitter"]) * 1000.0 if "jitter" in s else None,
-            rtt_ms=float(rtt) * 1000.0 if isinstance(rtt, (int, float)) else None,
-            concealed_samples=int(s["concealedSamples"]) if "concealedSamples" in s else None,
+            t_ns=clocks.page_ns(s.perf) - origin_ns,
+            packets_received=inbound.packetsReceived,
+            packets_lost=max(0, inbound.packetsLost or 0),
+            jitter_ms=inbound.jitter * 1000.0 if inbound.jitter is not None else None,
+            rtt_ms=rtt * 1000.0 if rtt is not None else None,
+            concealed_samples=inbound.concealedSamples,
             jitter_buffer_ms=jb,
         ))
     return tuple(out)
 
 
-def mean_jitter_buffer_ms(stats: Sequence[dict[str, Any]]) -> float | None:
+def mean_jitter_buffer_ms(stats: Sequence[StatsMessage]) -> float | None:
     """Chromium's average jitter-buffer delay over the whole call (the last cumulative reading)."""
     for s in reversed(stats):
-        count = float(s.get("jitterBufferEmittedCount", 0.0))
+        count = (s.inbound.jitterBufferEmittedCount or 0) if s.inbound else 0
         if count > 0:
-            return float(s.get("jitterBufferDelay", 0.0)) / count * 1000.0
+            assert s.inbound is not None
+            return (s.inbound.jitterBufferDelay or 0.0) / count * 1000.0
     return None
 
 
@@ -328,37 +333,28 @@ def send_timing(frames: Sequence[EncodedFrame], clocks: Clocks) -> SendTiming | 
     )
 
 
-def step_logs(steps: Sequence[dict[str, Any]], clocks: Clocks, origin_ns: int) -> tuple[StepLog, ...]:
-    out = []
-    for s in steps:
-        try:
-            out.append(StepLog(
-                step_index=int(s["step"]), kind=StepKind(s["kind"]),
-                started_ns=clocks.page_ns(float(s["started"])) - origin_ns,
-                ended_ns=clocks.page_ns(float(s["ended"])) - origin_ns,
-                outcome=StepOutcome(s["outcome"]),
-            ))
-        except (KeyError, ValueError, TypeError):
-            continue
-    return tuple(out)
+def step_logs(steps: Sequence[StepMessage], clocks: Clocks, origin_ns: int) -> tuple[StepLog, ...]:
+    return tuple(
+        StepLog(step_index=s.step, kind=s.kind, started_ns=clocks.page_ns(s.started) - origin_ns,
+                ended_ns=clocks.page_ns(s.ended) - origin_ns, outcome=s.outcome)
+        for s in steps
+    )
 
 
 def endpoint_events(
-    messages: Sequence[dict[str, Any]], endpoint: WebRTCEndpoint, clocks: Clocks, origin_ns: int
+    messages: Sequence[DataChannelMessage], endpoint: WebRTCEndpoint, clocks: Clocks, origin_ns: int
 ) -> tuple[EndpointEvent, ...]:
     """Data-channel messages through the dialect adapter, at the page's receive times."""
     events: list[EndpointEvent] = []
     for m in messages:
-        if not isinstance(m.get("perf"), (int, float)):
-            continue
         payload: str | bytes
-        if isinstance(m.get("text"), str):
-            payload = m["text"]
-        elif isinstance(m.get("b64"), str):
-            payload = base64.b64decode(m["b64"])
+        if m.text is not None:
+            payload = m.text
+        elif m.b64 is not None:
+            payload = base64.b64decode(m.b64)
         else:
             continue
-        t = clocks.page_ns(float(m["perf"]))
+        t = clocks.page_ns(m.perf)
         events.extend(dataclasses.replace(e, t_ns=e.t_ns - origin_ns) for e in endpoint.map_message(payload, t))
     return tuple(events)
 

@@ -6,11 +6,11 @@ not enter the page or must be exact: signalling through the endpoint's dialect a
 what must be live: WebAudio injection, the step logic with its live triggers, the
 encoded-frame taps at the network edge, the recording of what it hears and getStats.
 
-Where the times come from (design section 3), all on CLOCK_MONOTONIC via a ping
+Where the times come from (docs/timing.md), all on CLOCK_MONOTONIC via a ping
 calibration of ``performance.now()`` (``clock_sync``):
 
 - **sent**: each Opus frame the page encodes is tapped (RTCRtpScriptTransform) with its
-  RTP timestamp and send time; the clips are found in those frames (``browser_align``),
+  RTP timestamp and send time; the clips are found in those frames (``align``),
   so a caller's last voiced sample is timed when it actually left, whatever WebAudio's
   render and capture path did to it.
 - **received, network edge**: each incoming frame is tapped at packet arrival
@@ -42,15 +42,12 @@ from types import TracebackType
 from typing import Any
 
 from harness.callers.base import CallArtifacts, failed_artifacts, resolve_steps
-from harness.callers.browser.call import (
-    HEARD_WAV,
-    BrowserCall,
-    BrowserSettings,
-    call_time_bound_s,
-)
+from harness.callers.browser.call import BrowserCall
 from harness.callers.browser.gum import GumUnsupported, plan_capture
 from harness.callers.browser.pool import BrowserPool
+from harness.callers.browser.recording import HEARD_WAV
 from harness.callers.browser.server import PageServer
+from harness.callers.browser.settings import BrowserSettings, call_time_bound_s
 from harness.corpus.errors import CorpusError
 from harness.corpus.model import Corpus
 from harness.endpoints.registry import open_endpoint

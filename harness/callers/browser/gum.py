@@ -69,13 +69,6 @@ class GumPlan:
             f"--use-file-for-fake-audio-capture={self.path}%noloop",
         )
 
-    def page_plan(self) -> dict[str, object]:
-        return {
-            "duration_ms": self.duration_ms,
-            "steps": [{"index": s.index, "kind": str(s.kind), "utterance": s.utterance,
-                       "start_ms": s.start_ms, "end_ms": s.end_ms} for s in self.steps],
-        }
-
 
 def plan_capture(steps: list[ResolvedStep], settings: GumSettings, path: Path) -> GumPlan:
     """Render the call's caller audio into ``path`` and say when each step happens."""

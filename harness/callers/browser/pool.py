@@ -48,7 +48,7 @@ class PoolSettings:
     max_browsers: int = 2
     calls_per_browser: int = 4
     chromium: str | None = None
-    """Executable to launch; default: discovered (see ``browser_discovery``)."""
+    """Executable to launch; default: discovered (see ``discovery``)."""
     extra_args: tuple[str, ...] = ()
     launch_timeout_s: float = 30.0
     close_timeout_s: float = 10.0

@@ -4,32 +4,58 @@ The page streams everything as it happens (encoded frames at the network edge, t
 heard audio, data-channel messages, getStats readings, clips played, steps ended), so
 whatever arrived before a crash is kept. Control messages (offer, connected, done,
 errors) are queued for the caller's state machine; pongs are stamped the moment they
-are read, for the clock calibration.
+are read, for the clock calibration. Every text frame is parsed into its typed message
+(``protocol``); one that does not parse is counted with its reason, never half-used.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import secrets
 import struct
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import assert_never
 
 import numpy as np
 from aiohttp import WSMsgType, web
 
 from harness.callers.browser.clock_sync import PingSample
+from harness.callers.browser.protocol import (
+    BINARY_HEADER_BYTES,
+    BinaryKind,
+    CaptureMessage,
+    ConnectedMessage,
+    ControlMessage,
+    DataChannelMessage,
+    DoneMessage,
+    ErrorMessage,
+    OfferMessage,
+    PageCommand,
+    PingMessage,
+    PlayedMessage,
+    PlayoutMessage,
+    PongMessage,
+    ProtocolError,
+    SpeechMessage,
+    StateMessage,
+    StatsMessage,
+    StepMessage,
+    WarningMessage,
+    encode_command,
+    parse_message,
+)
 from harness.webrtc.audio import Float32Audio
 
-KIND_SENT = 1
-KIND_RECV = 2
-KIND_HEARD = 3
-_HEADER = 8
 _FRAME_HEAD = struct.Struct("<dIHH")
-CONTROL_TYPES = frozenset({"offer", "connected", "done", "error", "state"})
+MAX_KEPT_PROBLEMS = 10
+"""Protocol errors are counted; the first few are kept with their reasons."""
+
+
+@dataclass(frozen=True, slots=True)
+class PageClosed:
+    """The page's WebSocket closed (queued for the state machine after everything else)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,22 +105,31 @@ class PageEvidence:
     sent: list[EncodedFrame] = field(default_factory=list)
     received: list[EncodedFrame] = field(default_factory=list)
     heard: list[HeardBlock] = field(default_factory=list)
-    stats: list[dict[str, Any]] = field(default_factory=list)
-    played: list[dict[str, Any]] = field(default_factory=list)
-    steps: list[dict[str, Any]] = field(default_factory=list)
-    datachannel: list[dict[str, Any]] = field(default_factory=list)
-    speech: list[dict[str, Any]] = field(default_factory=list)
-    playout: list[list[float]] = field(default_factory=list)
-    """[RTP timestamp, page ms] when Chromium first played each received packet out."""
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    states: list[dict[str, Any]] = field(default_factory=list)
+    stats: list[StatsMessage] = field(default_factory=list)
+    played: list[PlayedMessage] = field(default_factory=list)
+    steps: list[StepMessage] = field(default_factory=list)
+    datachannel: list[DataChannelMessage] = field(default_factory=list)
+    speech: list[SpeechMessage] = field(default_factory=list)
+    playout: list[tuple[int, float]] = field(default_factory=list)
+    """(RTP timestamp, page ms) when Chromium first played each received packet out."""
+    warnings: list[WarningMessage] = field(default_factory=list)
+    errors: list[ErrorMessage] = field(default_factory=list)
+    states: list[StateMessage] = field(default_factory=list)
     """Connection, ICE and DTLS state changes, in order."""
-    connected: dict[str, Any] | None = None
-    capture: dict[str, Any] | None = None
+    connected: ConnectedMessage | None = None
+    capture: CaptureMessage | None = None
     """getUserMedia mode: when capture started and the track's settings."""
-    done: dict[str, Any] | None = None
+    done: DoneMessage | None = None
     pings: list[PingSample] = field(default_factory=list)
     malformed: int = 0
+    """Frames that were not messages of the protocol (text or binary)."""
+    problems: list[str] = field(default_factory=list)
+    """Why, for the first ``MAX_KEPT_PROBLEMS`` of them."""
+
+    def refuse(self, reason: str) -> None:
+        self.malformed += 1
+        if len(self.problems) < MAX_KEPT_PROBLEMS:
+            self.problems.append(reason[:300])
 
 
 class PageSession:
@@ -104,7 +139,7 @@ class PageSession:
         self.token = secrets.token_urlsafe(16)
         self.clips = clips
         self.evidence = PageEvidence()
-        self.control: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.control: asyncio.Queue[ControlMessage | PageClosed] = asyncio.Queue()
         self.attached = asyncio.Event()
         self.closed = asyncio.Event()
         self._ws: web.WebSocketResponse | None = None
@@ -129,14 +164,14 @@ class PageSession:
                     break
         finally:
             self.closed.set()
-            self.control.put_nowait({"type": "closed"})
+            self.control.put_nowait(PageClosed())
 
-    async def send(self, obj: dict[str, Any]) -> bool:
+    async def send(self, msg: PageCommand) -> bool:
         ws = self._ws
         if ws is None or ws.closed:
             return False
         try:
-            await ws.send_str(json.dumps(obj))
+            await ws.send_str(encode_command(msg))
         except (ConnectionError, RuntimeError):
             return False
         return True
@@ -151,7 +186,7 @@ class PageSession:
             fut: asyncio.Future[PingSample] = loop.create_future()
             sent = time.monotonic_ns()
             self._pongs[ping_id] = (fut, sent)
-            if not await self.send({"type": "ping", "id": ping_id}):
+            if not await self.send(PingMessage(id=ping_id)):
                 self._pongs.pop(ping_id, None)
                 break
             with contextlib.suppress(TimeoutError):
@@ -171,59 +206,61 @@ class PageSession:
 
     def _on_text(self, data: str, now_ns: int) -> None:
         try:
-            msg = json.loads(data)
-        except ValueError:
-            self.evidence.malformed += 1
+            msg = parse_message(data)
+        except ProtocolError as exc:
+            self.evidence.refuse(str(exc))
             return
-        if not isinstance(msg, dict):
-            self.evidence.malformed += 1
-            return
-        kind = msg.get("type")
         ev = self.evidence
-        if kind == "pong":
-            pending = self._pongs.get(msg.get("id", -1)) if isinstance(msg.get("id"), int) else None
-            if pending is not None and not pending[0].done() and isinstance(msg.get("perf"), (int, float)):
-                pending[0].set_result(PingSample(sent_ns=pending[1], received_ns=now_ns, page_ms=float(msg["perf"])))
-            return
-        if kind == "stats":
-            ev.stats.append(msg)
-        elif kind == "played":
-            ev.played.append(msg)
-        elif kind == "step":
-            ev.steps.append(msg)
-        elif kind == "dc":
-            ev.datachannel.append(msg)
-        elif kind == "playout":
-            rows = msg.get("rows")
-            if isinstance(rows, list):
-                ev.playout.extend(r for r in rows if isinstance(r, list) and len(r) == 2)
-        elif kind == "speech":
-            ev.speech.append(msg)
-        elif kind == "error":
-            ev.errors.append(msg)
-        elif kind == "state":
-            ev.states.append(msg)
-        elif kind == "connected":
-            ev.connected = msg
-        elif kind == "capture":
-            ev.capture = msg
-        elif kind == "done":
-            ev.done = msg
-        if kind in CONTROL_TYPES:
-            self.control.put_nowait(msg)
+        match msg:
+            case PongMessage():
+                pending = self._pongs.get(msg.id)
+                if pending is not None and not pending[0].done():
+                    pending[0].set_result(PingSample(sent_ns=pending[1], received_ns=now_ns, page_ms=msg.perf))
+            case StatsMessage():
+                ev.stats.append(msg)
+            case PlayedMessage():
+                ev.played.append(msg)
+            case StepMessage():
+                ev.steps.append(msg)
+            case DataChannelMessage():
+                ev.datachannel.append(msg)
+            case PlayoutMessage():
+                ev.playout.extend(msg.rows)
+            case SpeechMessage():
+                ev.speech.append(msg)
+            case WarningMessage():
+                ev.warnings.append(msg)
+            case CaptureMessage():
+                ev.capture = msg
+            case ErrorMessage():
+                ev.errors.append(msg)
+                self.control.put_nowait(msg)
+            case StateMessage():
+                ev.states.append(msg)
+                self.control.put_nowait(msg)
+            case ConnectedMessage():
+                ev.connected = msg
+                self.control.put_nowait(msg)
+            case DoneMessage():
+                ev.done = msg
+                self.control.put_nowait(msg)
+            case OfferMessage():
+                self.control.put_nowait(msg)
+            case _:
+                assert_never(msg)
 
     def _on_binary(self, data: bytes) -> None:
-        if len(data) < _HEADER:
-            self.evidence.malformed += 1
+        if len(data) < BINARY_HEADER_BYTES:
+            self.evidence.refuse(f"binary frame of {len(data)} bytes, shorter than its header")
             return
-        kind, body = data[0], data[_HEADER:]
-        if kind == KIND_SENT:
+        kind, body = data[0], data[BINARY_HEADER_BYTES:]
+        if kind == BinaryKind.SENT:
             self.evidence.sent.extend(parse_frames(body))
-        elif kind == KIND_RECV:
+        elif kind == BinaryKind.RECEIVED:
             self.evidence.received.extend(parse_frames(body))
-        elif kind == KIND_HEARD:
+        elif kind == BinaryKind.HEARD:
             block = parse_heard(body)
             if block is not None:
                 self.evidence.heard.append(block)
         else:
-            self.evidence.malformed += 1
+            self.evidence.refuse(f"binary frame of unknown kind {kind}")

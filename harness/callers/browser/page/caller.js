@@ -1,124 +1,79 @@
+// @ts-check
 // The browser caller's page: one call, steered by Python over a local WebSocket.
 //
 // Python owns signalling (the endpoint adapter, API keys) and the clock; the page owns
 // the media: it injects the scenario with WebAudio, plays the step logic live, taps the
 // encoded frames at the network edge, records what it hears and polls getStats. Every
 // piece of evidence is streamed to Python as it happens, so a crash loses little.
+// Messages are built with ./protocol.js (the mirror of protocol.py).
 
 import { AgentActivity, FixedPlayer, Player } from './player.js';
+import * as protocol from './protocol.js';
 
-const params = new URLSearchParams(location.search);
-const token = params.get('call');
-const ws = new WebSocket(`ws://${location.host}/ws/${token}`);
-ws.binaryType = 'arraybuffer';
+/** @typedef {import('./protocol.js').ConfigMessage} ConfigMessage */
+/** @typedef {import('./protocol.js').AnswerMessage} AnswerMessage */
+/** @typedef {import('./protocol.js').PageMessage} PageMessage */
+/** @typedef {import('./protocol.js').PageOutcome} PageOutcome */
+/**
+ * What the heard-recorder worklet posts (worklet.js).
+ * @typedef {{type: 'audio', start: number, data: Float32Array<ArrayBuffer>}
+ *   | {type: 'speech', kind: 'onset' | 'offset', frame: number, detected: number}
+ *   | {type: 'flushed'}} RecorderEvent
+ */
+/**
+ * What the encoded-frame taps post (transform.js).
+ * @typedef {{side: 'send' | 'recv', batch: ArrayBuffer} | {flushed: true}} TapEvent
+ */
+/**
+ * The page's audio graph, made before the peer connection.
+ * @typedef {object} AudioGraph
+ * @property {AudioContext} ctx
+ * @property {AgentActivity} activity
+ * @property {Record<string, AudioBuffer>} clips
+ * @property {AudioWorkletNode} recorder
+ * @property {MediaStreamAudioDestinationNode} destination
+ */
+/**
+ * @typedef {object} Peer
+ * @property {RTCPeerConnection} pc
+ * @property {Worker} worker
+ * @property {RTCRtpTransceiver} transceiver
+ */
 
-const KIND_SENT = 1;
-const KIND_RECV = 2;
-const KIND_HEARD = 3;
+const FLUSH_TIMEOUT_MS = 1000;
+const PLAYOUT_BATCH_ROWS = 50;
 
-let config = null;
-let ctx = null;
-let pc = null;
-let worker = null;
-let recorder = null;
-let player = null;
-let statsTimer = null;
-let playoutTimer = null;
-let flushPlayout = () => {};
-let answerWaiter = null;
-let playWaiter = null;
-let finished = false;
-
-function send(obj) {
-  if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(obj));
-}
-
-function sendBinary(kind, payload) {
-  if (ws.readyState !== WebSocket.OPEN) return;
-  const head = new Uint8Array(8);
-  head[0] = kind;
-  ws.send(new Blob([head, payload]));
-}
-
-function fail(where, err) {
-  send({ type: 'error', where, message: String(err && err.message ? err.message : err) });
-}
-
-ws.onmessage = (event) => {
-  const msg = JSON.parse(event.data);
-  switch (msg.type) {
-    case 'ping': send({ type: 'pong', id: msg.id, perf: performance.now() }); break;
-    case 'config': config = msg; start().catch((e) => fail('start', e)); break;
-    case 'answer': if (answerWaiter) answerWaiter(msg); break;
-    case 'play': if (playWaiter) playWaiter(); break;
-    case 'stop': if (player) player.stop(); else finish('stopped'); break;
-    default: break;
-  }
-};
-window.addEventListener('error', (e) => fail('page', e.message));
-window.addEventListener('unhandledrejection', (e) => fail('promise', e.reason));
-
+/**
+ * @template T
+ * @param {Promise<T>} promise
+ * @param {number} ms
+ * @param {string} what
+ * @returns {Promise<T>}
+ */
 function withTimeout(promise, ms, what) {
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
   let timer;
+  /** @type {Promise<never>} */
   const timeout = new Promise((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-async function loadClips(ids) {
-  const clips = {};
-  for (const id of ids) {
-    const resp = await fetch(`/clip/${token}/${encodeURIComponent(id)}`);
-    if (!resp.ok) throw new Error(`clip ${id}: HTTP ${resp.status}`);
-    const samples = new Float32Array(await resp.arrayBuffer());
-    const buffer = new AudioBuffer({ length: Math.max(1, samples.length), numberOfChannels: 1, sampleRate: ctx.sampleRate });
-    buffer.copyToChannel(samples, 0);
-    clips[id] = buffer;
-  }
-  return clips;
-}
-
-async function captureTrack() {
-  // getUserMedia with Chromium's audio processing on: the fake capture device plays
-  // the call's pre-rendered file (see browser_gum.py for what this mode can and cannot do).
-  const stream = await navigator.mediaDevices.getUserMedia({
-    audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true, channelCount: 1 },
-  });
-  return stream.getAudioTracks()[0];
-}
-
-function onWorkerMessage(event) {
-  const d = event.data;
-  if (d.flushed) return;
-  sendBinary(d.side === 'send' ? KIND_SENT : KIND_RECV, d.batch);
-}
-
-function onRecorderMessage(event) {
-  const d = event.data;
-  if (d.type === 'audio') {
-    const head = new Float64Array([d.start]);
-    sendBinary(KIND_HEARD, new Blob([head, d.data]));
-  } else if (d.type === 'speech') {
-    activity.onSpeech(d);
-    send({ type: 'speech', kind: d.kind, frame: d.frame, detected: d.detected });
-  } else if (d.type === 'flushed' && recorderFlushed) {
-    recorderFlushed();
+/**
+ * A promise with its resolve function, for a message that arrives later.
+ * @template T
+ */
+class Deferred {
+  constructor() {
+    /** @type {(value: T) => void} */
+    this.resolve = () => {};
+    /** @type {Promise<T>} */
+    this.promise = new Promise((resolve) => { this.resolve = resolve; });
   }
 }
 
-let activity = null;
-let recorderFlushed = null;
-
-async function waitIceGathering(timeoutMs) {
-  if (pc.iceGatheringState === 'complete') return;
-  await withTimeout(new Promise((resolve) => {
-    pc.addEventListener('icegatheringstatechange', () => {
-      if (pc.iceGatheringState === 'complete') resolve();
-    });
-  }), timeoutMs, 'ICE gathering').catch(() => {});
-}
-
+/** @param {string} sdp */
 function keepLoopbackCandidates(sdp) {
   // The endpoint is on this host: offer only loopback candidates, so the far end
   // never sends to another interface.
@@ -129,202 +84,404 @@ function keepLoopbackCandidates(sdp) {
   }).join('\r\n');
 }
 
-async function selectedPair() {
-  const report = await pc.getStats();
-  let pair = null;
-  report.forEach((s) => {
-    if (s.type === 'transport' && s.selectedCandidatePairId) pair = report.get(s.selectedCandidatePairId);
-  });
-  if (!pair) return null;
-  const local = report.get(pair.localCandidateId);
-  const remote = report.get(pair.remoteCandidateId);
-  return {
-    local: local ? `${local.address}:${local.port}` : null,
-    local_type: local ? local.candidateType : null,
-    remote: remote ? `${remote.address}:${remote.port}` : null,
-    remote_type: remote ? remote.candidateType : null,
-  };
-}
-
-async function pollStats(prevRef) {
-  const perf = performance.now();
-  const ots = ctx.getOutputTimestamp();
-  const ct = ctx.currentTime;
-  const report = await pc.getStats();
-  const out = { type: 'stats', perf, ots_ctx: ots.contextTime, ots_perf: ots.performanceTime, ctx_time: ct,
-    output_latency: ctx.outputLatency, base_latency: ctx.baseLatency };
-  report.forEach((s) => {
-    if (s.type === 'inbound-rtp' && s.kind === 'audio') {
-      for (const k of ['packetsReceived', 'packetsLost', 'jitter', 'jitterBufferDelay', 'jitterBufferEmittedCount',
-        'jitterBufferTargetDelay', 'jitterBufferMinimumDelay', 'concealedSamples', 'silentConcealedSamples',
-        'concealmentEvents', 'totalSamplesReceived', 'insertedSamplesForDeceleration',
-        'removedSamplesForAcceleration', 'audioLevel', 'totalAudioEnergy', 'totalSamplesDuration',
-        'packetsDiscarded']) {
-        if (typeof s[k] === 'number') out[k] = s[k];
-      }
-    } else if (s.type === 'remote-inbound-rtp' && typeof s.roundTripTime === 'number') {
-      out.remoteRtt = s.roundTripTime;
-    } else if (s.type === 'candidate-pair' && s.nominated && typeof s.currentRoundTripTime === 'number') {
-      out.pairRtt = s.currentRoundTripTime;
-    } else if (s.type === 'outbound-rtp' && s.kind === 'audio') {
-      out.packetsSent = s.packetsSent;
-    }
-  });
-  send(out);
+/** @param {ArrayBuffer} data */
+function base64(data) {
+  let bin = '';
+  for (const b of new Uint8Array(data)) bin += String.fromCharCode(b);
+  return btoa(bin);
 }
 
 // When Chromium's audio renderer played each received packet out of the jitter buffer:
 // getSynchronizationSources() reports, per source, the RTP timestamp of the packet
 // last delivered for playout and when. Polled faster than packets arrive, so every
 // packet's first playout is seen; only changes are kept.
-function startPlayoutTap(receiver) {
-  let rows = [];
-  let last = '';
-  flushPlayout = () => { if (rows.length) { send({ type: 'playout', rows }); rows = []; } };
-  return setInterval(() => {
-    for (const src of receiver.getSynchronizationSources()) {
-      const key = `${src.rtpTimestamp}/${src.timestamp}`;
-      if (key === last) continue;
-      last = key;
-      rows.push([src.rtpTimestamp, src.timestamp - performance.timeOrigin]);
-    }
-    if (rows.length >= 50) flushPlayout();
-  }, config.playout_poll_ms);
+class PlayoutTap {
+  /**
+   * @param {RTCRtpReceiver} receiver
+   * @param {number} pollMs
+   * @param {(msg: PageMessage) => void} send
+   */
+  constructor(receiver, pollMs, send) {
+    this.send = send;
+    /** @type {Array<[number, number]>} */
+    this.rows = [];
+    this.last = '';
+    this.timer = setInterval(() => {
+      for (const src of receiver.getSynchronizationSources()) {
+        const key = `${src.rtpTimestamp}/${src.timestamp}`;
+        if (key === this.last) continue;
+        this.last = key;
+        this.rows.push([src.rtpTimestamp, src.timestamp - performance.timeOrigin]);
+      }
+      if (this.rows.length >= PLAYOUT_BATCH_ROWS) this.flush();
+    }, pollMs);
+  }
+
+  flush() {
+    if (!this.rows.length) return;
+    this.send(protocol.playout(this.rows));
+    this.rows = [];
+  }
+
+  stop() {
+    clearInterval(this.timer);
+    this.flush();
+  }
 }
 
-async function start() {
-  ctx = new AudioContext({ sampleRate: config.sample_rate, latencyHint: 'interactive' });
-  if (ctx.state !== 'running') await withTimeout(ctx.resume(), 5000, 'AudioContext resume');
-  await ctx.audioWorklet.addModule('worklet.js');
-  activity = new AgentActivity(ctx.sampleRate);
-  const clips = await loadClips(config.clip_ids);
+class CallerPage {
+  /** @param {string} token */
+  constructor(token) {
+    this.token = token;
+    this.ws = new WebSocket(`ws://${location.host}/ws/${token}`);
+    this.ws.binaryType = 'arraybuffer';
+    /** @type {AudioGraph | null} */
+    this.audio = null;
+    /** @type {Peer | null} */
+    this.peer = null;
+    /** @type {Player | FixedPlayer | null} */
+    this.player = null;
+    /** @type {ReturnType<typeof setInterval> | null} */
+    this.statsTimer = null;
+    /** @type {PlayoutTap | null} */
+    this.playoutTap = null;
+    /** @type {Deferred<AnswerMessage>} */
+    this.answer = new Deferred();
+    /** @type {Deferred<void>} */
+    this.go = new Deferred();
+    /** @type {(() => void) | null} */
+    this.recorderFlushed = null;
+    this.finished = false;
+    this.ws.onmessage = (event) => this.onCommand(String(event.data));
+    window.addEventListener('error', (e) => this.fail('page', e.message));
+    window.addEventListener('unhandledrejection', (e) => this.fail('promise', e.reason));
+  }
 
-  recorder = new AudioWorkletNode(ctx, 'heard-recorder', {
-    numberOfInputs: 1, numberOfOutputs: 0, channelCountMode: 'max',
-    processorOptions: { blockSamples: config.heard_block_samples, record: config.record_heard, detector: config.detector },
-  });
-  recorder.port.onmessage = onRecorderMessage;
+  // ---------------------------------------------------------------- to Python
 
-  const destination = ctx.createMediaStreamDestination();
-  destination.channelCount = 1;
-  // Chromium stops pulling a destination with no live input, and the track then sends
-  // nothing between clips; a silent constant source keeps the outgoing stream continuous.
-  const keepAlive = new ConstantSourceNode(ctx, { offset: 0 });
-  keepAlive.connect(destination);
-  keepAlive.start();
-  // getUserMedia mode: capture starts (and the fake device's file starts playing) only
-  // once the call is up; until then the sender has no track.
-  const track = config.use_get_user_media ? null : destination.stream.getAudioTracks()[0];
+  /** @param {PageMessage} msg */
+  send(msg) {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+  }
 
-  pc = new RTCPeerConnection({ iceServers: [] });
-  worker = new Worker('transform.js');
-  worker.onmessage = onWorkerMessage;
-  const stream = new MediaStream(track ? [track] : []);
-  const transceiver = pc.addTransceiver(track || 'audio', { direction: 'sendrecv', streams: [stream] });
-  transceiver.sender.transform = new RTCRtpScriptTransform(worker, { side: 'send', pageOrigin: performance.timeOrigin });
-  transceiver.receiver.transform = new RTCRtpScriptTransform(worker, { side: 'recv', pageOrigin: performance.timeOrigin });
+  /** @param {number} kind a protocol.BinaryKind @param {BlobPart} payload */
+  sendBinary(kind, payload) {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    const head = new Uint8Array(protocol.BINARY_HEADER_BYTES);
+    head[0] = kind;
+    this.ws.send(new Blob([head, payload]));
+  }
 
-  const audioEl = document.getElementById('remote');
-  pc.ontrack = (event) => {
-    const remote = event.streams[0] || new MediaStream([event.track]);
-    audioEl.srcObject = remote;
-    audioEl.muted = false;
-    audioEl.volume = 1.0;
-    audioEl.play().catch((e) => fail('audio element', e));
-    ctx.createMediaStreamSource(remote).connect(recorder);
-  };
-  pc.onconnectionstatechange = () => {
-    send({ type: 'state', what: 'connection', value: pc.connectionState, perf: performance.now() });
-  };
-  pc.oniceconnectionstatechange = () => {
-    send({ type: 'state', what: 'ice', value: pc.iceConnectionState, perf: performance.now() });
-  };
+  /** The call cannot go on: Python ends it with this reason. @param {string} where @param {unknown} err */
+  fail(where, err) {
+    this.send(protocol.error(where, err));
+  }
 
-  if (config.datachannel_label) {
-    const dc = pc.createDataChannel(config.datachannel_label);
-    dc.onopen = () => { for (const m of config.opening_messages) dc.send(m); };
+  /** Worked around; Python keeps it in caller_info. @param {string} where @param {unknown} err */
+  warn(where, err) {
+    this.send(protocol.warning(where, err));
+  }
+
+  // ---------------------------------------------------------------- from Python
+
+  /** @param {string} text */
+  onCommand(text) {
+    const msg = protocol.parseCommand(text);
+    switch (msg.type) {
+      case protocol.MessageType.PING: this.send(protocol.pong(msg.id, performance.now())); break;
+      case protocol.MessageType.CONFIG: this.start(msg).catch((e) => this.fail('start', e)); break;
+      case protocol.MessageType.ANSWER: this.answer.resolve(msg); break;
+      case protocol.MessageType.PLAY: this.go.resolve(); break;
+      case protocol.MessageType.STOP:
+        if (this.player) this.player.stop();
+        else this.finish('stopped').catch((e) => this.fail('finish', e));
+        break;
+      default: break;
+    }
+  }
+
+  // ---------------------------------------------------------------- the call
+
+  /** @param {ConfigMessage} config */
+  async start(config) {
+    const audio = await this.openAudio(config);
+    const peer = this.openPeer(config, audio);
+    await this.negotiate(config, peer.pc);
+    await this.awaitConnected(config, peer, audio.ctx);
+    this.statsTimer = setInterval(() => {
+      this.pollStats().catch((e) => this.warn('getStats', e));
+    }, config.stats_interval_ms);
+    this.playoutTap = new PlayoutTap(peer.transceiver.receiver, config.playout_poll_ms, (m) => this.send(m));
+    await this.go.promise;
+    await this.finish(await this.play(config, peer, audio));
+  }
+
+  /** @param {ConfigMessage} config @returns {Promise<AudioGraph>} */
+  async openAudio(config) {
+    const ctx = new AudioContext({ sampleRate: config.sample_rate, latencyHint: 'interactive' });
+    if (ctx.state !== 'running') await withTimeout(ctx.resume(), 5000, 'AudioContext resume');
+    await ctx.audioWorklet.addModule('worklet.js');
+    const activity = new AgentActivity(ctx.sampleRate);
+    const clips = await this.loadClips(ctx, config.clip_ids);
+    const recorder = new AudioWorkletNode(ctx, 'heard-recorder', {
+      numberOfInputs: 1, numberOfOutputs: 0, channelCountMode: 'max',
+      processorOptions: { blockSamples: config.heard_block_samples, record: config.record_heard, detector: config.detector },
+    });
+    recorder.port.onmessage = (event) => this.onRecorderEvent(activity, event.data);
+    const destination = ctx.createMediaStreamDestination();
+    destination.channelCount = 1;
+    // Chromium stops pulling a destination with no live input, and the track then sends
+    // nothing between clips; a silent constant source keeps the outgoing stream continuous.
+    const keepAlive = new ConstantSourceNode(ctx, { offset: 0 });
+    keepAlive.connect(destination);
+    keepAlive.start();
+    this.audio = { ctx, activity, clips, recorder, destination };
+    return this.audio;
+  }
+
+  /** @param {AudioContext} ctx @param {string[]} ids */
+  async loadClips(ctx, ids) {
+    /** @type {Record<string, AudioBuffer>} */
+    const clips = {};
+    for (const id of ids) {
+      const resp = await fetch(`/clip/${this.token}/${encodeURIComponent(id)}`);
+      if (!resp.ok) throw new Error(`clip ${id}: HTTP ${resp.status}`);
+      const samples = new Float32Array(await resp.arrayBuffer());
+      const buffer = new AudioBuffer({ length: Math.max(1, samples.length), numberOfChannels: 1, sampleRate: ctx.sampleRate });
+      buffer.copyToChannel(samples, 0);
+      clips[id] = buffer;
+    }
+    return clips;
+  }
+
+  /** @param {AgentActivity} activity @param {RecorderEvent} d */
+  onRecorderEvent(activity, d) {
+    if (d.type === 'audio') {
+      const head = new Float64Array([d.start]);
+      this.sendBinary(protocol.BinaryKind.HEARD, new Blob([head, d.data]));
+    } else if (d.type === 'speech') {
+      activity.onSpeech(d);
+      this.send(protocol.speech(d.kind, d.frame, d.detected));
+    } else if (d.type === 'flushed' && this.recorderFlushed) {
+      this.recorderFlushed();
+    }
+  }
+
+  /** @param {TapEvent} d */
+  onTapEvent(d) {
+    if ('flushed' in d) return;
+    this.sendBinary(d.side === 'send' ? protocol.BinaryKind.SENT : protocol.BinaryKind.RECEIVED, d.batch);
+  }
+
+  /** @param {ConfigMessage} config @param {AudioGraph} audio @returns {Peer} */
+  openPeer(config, audio) {
+    // getUserMedia mode: capture starts (and the fake device's file starts playing) only
+    // once the call is up; until then the sender has no track.
+    const track = config.use_get_user_media ? null : audio.destination.stream.getAudioTracks()[0];
+    const pc = new RTCPeerConnection({ iceServers: [] });
+    const worker = new Worker('transform.js');
+    worker.onmessage = (event) => this.onTapEvent(event.data);
+    const stream = new MediaStream(track ? [track] : []);
+    const transceiver = pc.addTransceiver(track || 'audio', { direction: 'sendrecv', streams: [stream] });
+    transceiver.sender.transform = new RTCRtpScriptTransform(worker, { side: 'send', pageOrigin: performance.timeOrigin });
+    transceiver.receiver.transform = new RTCRtpScriptTransform(worker, { side: 'recv', pageOrigin: performance.timeOrigin });
+
+    const audioEl = /** @type {HTMLAudioElement} */ (document.getElementById('remote'));
+    pc.ontrack = (event) => {
+      const remote = event.streams[0] || new MediaStream([event.track]);
+      audioEl.srcObject = remote;
+      audioEl.muted = false;
+      audioEl.volume = 1.0;
+      audioEl.play().catch((e) => this.fail('audio element', e));
+      audio.ctx.createMediaStreamSource(remote).connect(audio.recorder);
+    };
+    pc.onconnectionstatechange = () => {
+      this.send(protocol.state('connection', pc.connectionState, performance.now()));
+    };
+    pc.oniceconnectionstatechange = () => {
+      this.send(protocol.state('ice', pc.iceConnectionState, performance.now()));
+    };
+    if (config.datachannel_label) this.openDataChannel(pc, config.datachannel_label, config.opening_messages);
+    this.peer = { pc, worker, transceiver };
+    return this.peer;
+  }
+
+  /** @param {RTCPeerConnection} pc @param {string} label @param {string[]} opening */
+  openDataChannel(pc, label, opening) {
+    const dc = pc.createDataChannel(label);
+    dc.onopen = () => { for (const m of opening) dc.send(m); };
     dc.onmessage = (event) => {
       const perf = performance.now();
-      if (typeof event.data === 'string') send({ type: 'dc', perf, text: event.data });
-      else {
-        let bin = '';
-        for (const b of new Uint8Array(event.data)) bin += String.fromCharCode(b);
-        send({ type: 'dc', perf, b64: btoa(bin) });
+      if (typeof event.data === 'string') this.send(protocol.dataChannelText(perf, event.data));
+      else this.send(protocol.dataChannelBinary(perf, base64(event.data)));
+    };
+  }
+
+  /** @param {ConfigMessage} config @param {RTCPeerConnection} pc */
+  async negotiate(config, pc) {
+    await pc.setLocalDescription();
+    await this.waitIceGathering(pc, config.ice_gathering_timeout_ms);
+    const local = pc.localDescription;
+    if (!local) throw new Error('no local description after setLocalDescription');
+    const sdp = config.loopback_only ? keepLoopbackCandidates(local.sdp) : local.sdp;
+    this.send(protocol.offer(sdp));
+    const answer = await this.answer.promise;
+    await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
+  }
+
+  /** @param {RTCPeerConnection} pc @param {number} timeoutMs */
+  async waitIceGathering(pc, timeoutMs) {
+    if (pc.iceGatheringState === 'complete') return;
+    try {
+      await withTimeout(new Promise((resolve) => {
+        pc.addEventListener('icegatheringstatechange', () => {
+          if (pc.iceGatheringState === 'complete') resolve(undefined);
+        });
+      }), timeoutMs, 'ICE gathering');
+    } catch (e) {
+      // Offer the candidates gathered so far (loopback host candidates come first);
+      // the far end may still connect, and if not, the connect timeout says so.
+      this.warn('ICE gathering', e);
+    }
+  }
+
+  /** @param {ConfigMessage} config @param {Peer} peer @param {AudioContext} ctx */
+  async awaitConnected(config, peer, ctx) {
+    const { pc, transceiver } = peer;
+    await withTimeout(new Promise((resolve, reject) => {
+      const check = () => {
+        if (pc.connectionState === 'connected') resolve(undefined);
+        else if (pc.connectionState === 'failed' || pc.connectionState === 'closed') reject(new Error(`connection ${pc.connectionState}`));
+      };
+      pc.addEventListener('connectionstatechange', check);
+      check();
+    }), config.connect_timeout_ms, 'media connection');
+    const connectedPerf = performance.now();
+    // A far end that hangs up sends a DTLS close_notify: Chromium closes the transport but
+    // leaves the peer connection "connected" until ICE consent runs out (~30 s).
+    const dtls = transceiver.sender.transport;
+    if (dtls) {
+      dtls.onstatechange = () => this.send(protocol.state('dtls', dtls.state, performance.now()));
+    }
+    this.send(protocol.connected({
+      perf: connectedPerf, time_origin: performance.timeOrigin, pair: await this.selectedPair(pc),
+      user_agent: navigator.userAgent, output_latency: ctx.outputLatency, base_latency: ctx.baseLatency,
+    }));
+  }
+
+  /** @param {RTCPeerConnection} pc @returns {Promise<import('./protocol.js').CandidatePair | null>} */
+  async selectedPair(pc) {
+    const report = await pc.getStats();
+    /** @type {RTCIceCandidatePairStats | undefined} */
+    let pair;
+    report.forEach((s) => {
+      if (s.type === 'transport' && s.selectedCandidatePairId) pair = report.get(s.selectedCandidatePairId);
+    });
+    if (!pair) return null;
+    const local = report.get(pair.localCandidateId);
+    const remote = report.get(pair.remoteCandidateId);
+    return {
+      local: local ? `${local.address}:${local.port}` : null,
+      local_type: local ? local.candidateType : null,
+      remote: remote ? `${remote.address}:${remote.port}` : null,
+      remote_type: remote ? remote.candidateType : null,
+    };
+  }
+
+  async pollStats() {
+    if (!this.audio || !this.peer) return;
+    const { ctx } = this.audio;
+    const perf = performance.now();
+    const ots = ctx.getOutputTimestamp();
+    const ctxTime = ctx.currentTime;
+    const report = await this.peer.pc.getStats();
+    /** @type {import('./protocol.js').StatsReading} */
+    const reading = {
+      perf, ots_ctx: ots.contextTime ?? null, ots_perf: ots.performanceTime ?? null, ctx_time: ctxTime,
+      output_latency: ctx.outputLatency, base_latency: ctx.baseLatency,
+      inbound: null, remote_rtt: null, pair_rtt: null, packets_sent: null,
+    };
+    report.forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+        reading.inbound = protocol.inboundAudio(s);
+      } else if (s.type === 'remote-inbound-rtp' && typeof s.roundTripTime === 'number') {
+        reading.remote_rtt = s.roundTripTime;
+      } else if (s.type === 'candidate-pair' && s.nominated && typeof s.currentRoundTripTime === 'number') {
+        reading.pair_rtt = s.currentRoundTripTime;
+      } else if (s.type === 'outbound-rtp' && s.kind === 'audio') {
+        reading.packets_sent = s.packetsSent ?? null;
       }
-    };
+    });
+    this.send(protocol.stats(reading));
   }
 
-  await pc.setLocalDescription();
-  await waitIceGathering(config.ice_gathering_timeout_ms);
-  let sdp = pc.localDescription.sdp;
-  if (config.loopback_only) sdp = keepLoopbackCandidates(sdp);
-  const answered = new Promise((resolve) => { answerWaiter = resolve; });
-  send({ type: 'offer', sdp });
-  const answer = await answered;
-  await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
-
-  await withTimeout(new Promise((resolve, reject) => {
-    const check = () => {
-      if (pc.connectionState === 'connected') resolve();
-      else if (pc.connectionState === 'failed' || pc.connectionState === 'closed') reject(new Error(`connection ${pc.connectionState}`));
-    };
-    pc.addEventListener('connectionstatechange', check);
-    check();
-  }), config.connect_timeout_ms, 'media connection');
-  const connectedPerf = performance.now();
-  // A far end that hangs up sends a DTLS close_notify: Chromium closes the transport but
-  // leaves the peer connection "connected" until ICE consent runs out (~30 s).
-  const dtls = transceiver.sender.transport;
-  if (dtls) {
-    dtls.onstatechange = () => send({ type: 'state', what: 'dtls', value: dtls.state, perf: performance.now() });
+  /**
+   * Run the steps (or, in getUserMedia mode, the fixed plan) to the end.
+   * @param {ConfigMessage} config @param {Peer} peer @param {AudioGraph} audio
+   * @returns {Promise<PageOutcome>}
+   */
+  async play(config, peer, audio) {
+    const report = (/** @type {PageMessage} */ m) => this.send(m);
+    if (config.use_get_user_media && config.gum_plan) {
+      const mic = await this.captureTrack();
+      const captureStart = performance.now();
+      await peer.transceiver.sender.replaceTrack(mic);
+      this.send(protocol.capture(captureStart, mic.getSettings(), mic.label));
+      this.player = new FixedPlayer({ plan: config.gum_plan, settings: config.player, report, captureStart });
+    } else {
+      this.player = new Player({ ctx: audio.ctx, steps: config.steps, clips: audio.clips,
+        destination: audio.destination, activity: audio.activity, settings: config.player, report });
+    }
+    try {
+      await this.player.run();
+      return this.player.stopped ? 'stopped' : 'done';
+    } catch (e) {
+      this.fail('player', e);
+      return 'failed';
+    }
   }
-  send({ type: 'connected', perf: connectedPerf, time_origin: performance.timeOrigin, pair: await selectedPair(), user_agent: navigator.userAgent,
-    output_latency: ctx.outputLatency, base_latency: ctx.baseLatency });
 
-  statsTimer = setInterval(() => { pollStats().catch(() => {}); }, config.stats_interval_ms);
-  playoutTimer = startPlayoutTap(transceiver.receiver);
-  const go = new Promise((resolve) => { playWaiter = resolve; });
-  await go;
+  async captureTrack() {
+    // getUserMedia with Chromium's audio processing on: the fake capture device plays
+    // the call's pre-rendered file (see gum.py for what this mode can and cannot do).
+    const stream = await navigator.mediaDevices.getUserMedia({
+      audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true, channelCount: 1 },
+    });
+    return stream.getAudioTracks()[0];
+  }
 
-  if (config.use_get_user_media) {
-    const mic = await captureTrack();
-    const captureStart = performance.now();
-    await transceiver.sender.replaceTrack(mic);
-    send({ type: 'capture', perf: captureStart, settings: mic.getSettings(), label: mic.label });
-    player = new FixedPlayer({ plan: config.gum_plan, settings: config.player, report: send, captureStart });
-  } else {
-    player = new Player({ ctx, steps: config.steps, clips, destination, activity, settings: config.player,
-      report: send });
+  /**
+   * Flush every tap, send ``done`` and hang up; runs once, whatever state the call is in.
+   * @param {PageOutcome} outcome
+   */
+  async finish(outcome) {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    if (this.playoutTap) this.playoutTap.stop();
+    await this.pollStats().catch((e) => this.warn('final getStats', e));
+    const recorder = this.audio?.recorder;
+    if (recorder) {
+      await withTimeout(new Promise((resolve) => {
+        this.recorderFlushed = () => resolve(undefined);
+        recorder.port.postMessage('flush');
+      }), FLUSH_TIMEOUT_MS, 'recorder flush').catch((e) => this.warn('heard audio', e));
+    }
+    const worker = this.peer?.worker;
+    if (worker) {
+      await withTimeout(new Promise((resolve) => {
+        /** @param {MessageEvent<TapEvent>} e */
+        const onFlushed = (e) => {
+          if (e.data && 'flushed' in e.data) { worker.removeEventListener('message', onFlushed); resolve(undefined); }
+        };
+        worker.addEventListener('message', onFlushed);
+        worker.postMessage('flush');
+      }), FLUSH_TIMEOUT_MS, 'transform flush').catch((e) => this.warn('encoded frames', e));
+    }
+    this.send(protocol.done(outcome, performance.now()));
+    if (this.peer) this.peer.pc.close();
   }
-  let outcome = 'done';
-  try {
-    await player.run();
-    if (player.stopped) outcome = 'stopped';
-  } catch (e) {
-    fail('player', e);
-    outcome = 'failed';
-  }
-  await finish(outcome);
 }
 
-async function finish(outcome) {
-  if (finished) return;
-  finished = true;
-  if (statsTimer) clearInterval(statsTimer);
-  if (playoutTimer) clearInterval(playoutTimer);
-  flushPlayout();
-  try { if (pc && ctx) await pollStats(); } catch (e) { /* the call may be gone */ }
-  if (recorder) {
-    await withTimeout(new Promise((resolve) => { recorderFlushed = resolve; recorder.port.postMessage('flush'); }),
-      1000, 'recorder flush').catch(() => {});
-  }
-  if (worker) {
-    await withTimeout(new Promise((resolve) => {
-      const onFlushed = (e) => { if (e.data && e.data.flushed) { worker.removeEventListener('message', onFlushed); resolve(); } };
-      worker.addEventListener('message', onFlushed);
-      worker.postMessage('flush');
-    }), 1000, 'transform flush').catch(() => {});
-  }
-  send({ type: 'done', outcome, perf: performance.now() });
-  if (pc) pc.close();
-}
+const token = new URLSearchParams(location.search).get('call');
+if (token) new CallerPage(token);

@@ -1,3 +1,4 @@
+// @ts-check
 // Encoded-frame taps (RTCRtpScriptTransform worker): the browser's network edge.
 //
 // Every Opus frame the page sends is seen here right after encoding (its wire time),
@@ -10,9 +11,11 @@
 
 const BATCH_FRAMES = 10;
 
+/** @typedef {{t: number, ts: number, seq: number, payload: Uint8Array}} TappedFrame */
+
 // Each transform flushes on 'flush' (listeners added below); this one, registered first,
 // answers once they have all run.
-self.addEventListener('message', (e) => {
+self.addEventListener('message', (/** @type {MessageEvent} */ e) => {
   if (e.data === 'flush') setTimeout(() => postMessage({ flushed: true }), 0);
 });
 
@@ -20,6 +23,7 @@ onrtctransform = (event) => {
   const transformer = event.transformer;
   const { side, pageOrigin } = transformer.options;
   const shift = performance.timeOrigin - pageOrigin;
+  /** @type {TappedFrame[]} */
   let pending = [];
   let bytes = 0;
   const flush = () => {
@@ -55,6 +59,8 @@ onrtctransform = (event) => {
     },
     flush() { flush(); },
   });
-  self.addEventListener('message', (e) => { if (e.data === 'flush') flush(); });
+  self.addEventListener('message', (/** @type {MessageEvent} */ e) => { if (e.data === 'flush') flush(); });
+  // The pipe ends (rejects) when the connection closes or the transform is replaced,
+  // which is how every call ends; what is pending is flushed, nothing else is to be done.
   transformer.readable.pipeThrough(tap).pipeTo(transformer.writable).catch(() => flush());
 };

@@ -1,3 +1,4 @@
+// @ts-check
 // AudioWorklet: records what the page hears and detects agent speech live.
 //
 // Runs on the audio render thread so recording and detection see every sample in
@@ -8,11 +9,15 @@
 const SILENCE_DB = -120;
 const POWER_EPS = 10 ** (SILENCE_DB / 10);
 
+/** @typedef {import('./protocol.js').DetectorConfig} DetectorConfig */
+/** @typedef {{kind: 'onset' | 'offset', frame: number, detected: number}} SpeechEvent */
+
 class LiveDetector {
+  /** @param {DetectorConfig} p @param {number} sampleRate */
   constructor(p, sampleRate) {
     this.frameLen = Math.max(1, Math.round(sampleRate * p.frame_ms / 1000));
     const frameMs = 1000 * this.frameLen / sampleRate;
-    const ceilFrames = (ms) => Math.max(1, Math.ceil(ms / frameMs - 1e-9));
+    const ceilFrames = (/** @type {number} */ ms) => Math.max(1, Math.ceil(ms / frameMs - 1e-9));
     this.minSpeech = ceilFrames(p.min_speech_ms);
     this.hangover = ceilFrames(p.hangover_ms);
     this.rise = p.floor_rise_db_per_s * frameMs / 1000;
@@ -30,7 +35,10 @@ class LiveDetector {
     this.filled = 0;
   }
 
-  // Feed one sample at context frame `frame`; returns an event or null.
+  /**
+   * Feed one sample at context frame `frame`; returns an event or null.
+   * @param {number} x @param {number} frame @returns {SpeechEvent | null}
+   */
   push(x, frame) {
     this.acc += x * x;
     this.filled += 1;
@@ -42,6 +50,7 @@ class LiveDetector {
     return this.step(level, end);
   }
 
+  /** @param {number} level dBFS of the frame @param {number} end frame after it @returns {SpeechEvent | null} */
   step(level, end) {
     this.floor = Math.min(level, this.floor + this.rise);
     const open = Math.max(this.floor + this.threshold, this.absFloor);
@@ -72,6 +81,9 @@ class LiveDetector {
 }
 
 class HeardRecorder extends AudioWorkletProcessor {
+  /**
+   * @param {{processorOptions: {blockSamples: number, record: boolean, detector: DetectorConfig}}} options
+   */
   constructor(options) {
     super();
     const o = options.processorOptions;
@@ -82,7 +94,7 @@ class HeardRecorder extends AudioWorkletProcessor {
     this.fill = 0;
     this.blockStart = -1;
     this.stopped = false;
-    this.port.onmessage = (e) => {
+    this.port.onmessage = (/** @type {MessageEvent} */ e) => {
       if (e.data === 'flush') { this.flush(); this.port.postMessage({ type: 'flushed' }); }
       if (e.data === 'stop') { this.flush(); this.stopped = true; }
     };
@@ -96,6 +108,7 @@ class HeardRecorder extends AudioWorkletProcessor {
     this.blockStart = -1;
   }
 
+  /** @param {Float32Array[][]} inputs @returns {boolean} */
   process(inputs) {
     if (this.stopped) return false;
     const channels = inputs[0];
