@@ -35,6 +35,7 @@ from harness.callers.browser.discovery import (
     ChromiumNotFound,
     find_chromium,
 )
+from harness.callers.browser.server import PAGE_DIR, PAGE_FILES
 from harness.callers.browser.session import EncodedFrame, PageSession, parse_frames, parse_heard
 from harness.callers.script import PlayerSettings, ResolvedStep
 from harness.records import StepKind, StepOutcome
@@ -235,6 +236,10 @@ def test_the_session_counts_refused_frames_and_keeps_their_reasons() -> None:
     assert "unknown kind 9" in ev.problems[2]
     assert ev.warnings == [protocol.WarningMessage(where="getStats", message="gone")]
     assert session.control.empty()  # neither a refused frame nor a warning steers the call
+
+
+def test_the_page_server_serves_every_page_file_and_nothing_else() -> None:
+    assert {p.name for p in PAGE_DIR.iterdir() if p.is_file()} == PAGE_FILES
 
 
 def test_commands_are_written_as_the_page_reads_them() -> None:

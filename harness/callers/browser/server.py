@@ -16,7 +16,9 @@ from aiohttp import web
 from harness.callers.browser.session import PageSession
 
 PAGE_DIR = Path(__file__).resolve().parent / "page"
-PAGE_FILES = frozenset({"index.html", "caller.js", "player.js", "protocol.js", "worklet.js", "transform.js"})
+PAGE_FILES = frozenset({
+    "index.html", "caller.js", "player.js", "protocol.js", "rtc.js", "wait.js", "worklet.js", "transform.js",
+})
 _MAX_MESSAGE = 16 * 1024 * 1024
 
 

@@ -9,6 +9,8 @@
 
 import { AgentActivity, FixedPlayer, Player } from './player.js';
 import * as protocol from './protocol.js';
+import { PlayoutTap, base64, keepLoopbackCandidates, readStats, selectedPair } from './rtc.js';
+import { Deferred, withTimeout } from './wait.js';
 
 /** @typedef {import('./protocol.js').ConfigMessage} ConfigMessage */
 /** @typedef {import('./protocol.js').AnswerMessage} AnswerMessage */
@@ -41,93 +43,6 @@ import * as protocol from './protocol.js';
  */
 
 const FLUSH_TIMEOUT_MS = 1000;
-const PLAYOUT_BATCH_ROWS = 50;
-
-/**
- * @template T
- * @param {Promise<T>} promise
- * @param {number} ms
- * @param {string} what
- * @returns {Promise<T>}
- */
-function withTimeout(promise, ms, what) {
-  /** @type {ReturnType<typeof setTimeout> | undefined} */
-  let timer;
-  /** @type {Promise<never>} */
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/**
- * A promise with its resolve function, for a message that arrives later.
- * @template T
- */
-class Deferred {
-  constructor() {
-    /** @type {(value: T) => void} */
-    this.resolve = () => {};
-    /** @type {Promise<T>} */
-    this.promise = new Promise((resolve) => { this.resolve = resolve; });
-  }
-}
-
-/** @param {string} sdp */
-function keepLoopbackCandidates(sdp) {
-  // The endpoint is on this host: offer only loopback candidates, so the far end
-  // never sends to another interface.
-  return sdp.split('\r\n').filter((line) => {
-    if (!line.startsWith('a=candidate:')) return true;
-    const addr = line.split(' ')[4];
-    return addr === '127.0.0.1' || addr === '::1';
-  }).join('\r\n');
-}
-
-/** @param {ArrayBuffer} data */
-function base64(data) {
-  let bin = '';
-  for (const b of new Uint8Array(data)) bin += String.fromCharCode(b);
-  return btoa(bin);
-}
-
-// When Chromium's audio renderer played each received packet out of the jitter buffer:
-// getSynchronizationSources() reports, per source, the RTP timestamp of the packet
-// last delivered for playout and when. Polled faster than packets arrive, so every
-// packet's first playout is seen; only changes are kept.
-class PlayoutTap {
-  /**
-   * @param {RTCRtpReceiver} receiver
-   * @param {number} pollMs
-   * @param {(msg: PageMessage) => void} send
-   */
-  constructor(receiver, pollMs, send) {
-    this.send = send;
-    /** @type {Array<[number, number]>} */
-    this.rows = [];
-    this.last = '';
-    this.timer = setInterval(() => {
-      for (const src of receiver.getSynchronizationSources()) {
-        const key = `${src.rtpTimestamp}/${src.timestamp}`;
-        if (key === this.last) continue;
-        this.last = key;
-        this.rows.push([src.rtpTimestamp, src.timestamp - performance.timeOrigin]);
-      }
-      if (this.rows.length >= PLAYOUT_BATCH_ROWS) this.flush();
-    }, pollMs);
-  }
-
-  flush() {
-    if (!this.rows.length) return;
-    this.send(protocol.playout(this.rows));
-    this.rows = [];
-  }
-
-  stop() {
-    clearInterval(this.timer);
-    this.flush();
-  }
-}
 
 class CallerPage {
   /** @param {string} token */
@@ -364,55 +279,14 @@ class CallerPage {
       dtls.onstatechange = () => this.send(protocol.state('dtls', dtls.state, performance.now()));
     }
     this.send(protocol.connected({
-      perf: connectedPerf, time_origin: performance.timeOrigin, pair: await this.selectedPair(pc),
+      perf: connectedPerf, time_origin: performance.timeOrigin, pair: await selectedPair(pc),
       user_agent: navigator.userAgent, output_latency: ctx.outputLatency, base_latency: ctx.baseLatency,
     }));
   }
 
-  /** @param {RTCPeerConnection} pc @returns {Promise<import('./protocol.js').CandidatePair | null>} */
-  async selectedPair(pc) {
-    const report = await pc.getStats();
-    /** @type {RTCIceCandidatePairStats | undefined} */
-    let pair;
-    report.forEach((s) => {
-      if (s.type === 'transport' && s.selectedCandidatePairId) pair = report.get(s.selectedCandidatePairId);
-    });
-    if (!pair) return null;
-    const local = report.get(pair.localCandidateId);
-    const remote = report.get(pair.remoteCandidateId);
-    return {
-      local: local ? `${local.address}:${local.port}` : null,
-      local_type: local ? local.candidateType : null,
-      remote: remote ? `${remote.address}:${remote.port}` : null,
-      remote_type: remote ? remote.candidateType : null,
-    };
-  }
-
   async pollStats() {
     if (!this.audio || !this.peer) return;
-    const { ctx } = this.audio;
-    const perf = performance.now();
-    const ots = ctx.getOutputTimestamp();
-    const ctxTime = ctx.currentTime;
-    const report = await this.peer.pc.getStats();
-    /** @type {import('./protocol.js').StatsReading} */
-    const reading = {
-      perf, ots_ctx: ots.contextTime ?? null, ots_perf: ots.performanceTime ?? null, ctx_time: ctxTime,
-      output_latency: ctx.outputLatency, base_latency: ctx.baseLatency,
-      inbound: null, remote_rtt: null, pair_rtt: null, packets_sent: null,
-    };
-    report.forEach((s) => {
-      if (s.type === 'inbound-rtp' && s.kind === 'audio') {
-        reading.inbound = protocol.inboundAudio(s);
-      } else if (s.type === 'remote-inbound-rtp' && typeof s.roundTripTime === 'number') {
-        reading.remote_rtt = s.roundTripTime;
-      } else if (s.type === 'candidate-pair' && s.nominated && typeof s.currentRoundTripTime === 'number') {
-        reading.pair_rtt = s.currentRoundTripTime;
-      } else if (s.type === 'outbound-rtp' && s.kind === 'audio') {
-        reading.packets_sent = s.packetsSent ?? null;
-      }
-    });
-    this.send(protocol.stats(reading));
+    this.send(protocol.stats(await readStats(this.audio.ctx, this.peer.pc)));
   }
 
   /**
