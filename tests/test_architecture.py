@@ -10,6 +10,7 @@ modules cannot be understood, tested or moved apart.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -157,3 +158,12 @@ def test_no_module_over_the_line_limit(suffix: str) -> None:
     assert not unexplained, f"modules over {MAX_LINES} lines (split them, or add an allowance with the reason): {unexplained}"
     stale = [p for p in LINE_ALLOWANCES if p.endswith(suffix) and p not in over]
     assert not stale, f"allowances no longer needed: {stale}"
+
+
+def test_every_design_note_the_code_points_to_is_in_the_repository() -> None:
+    cited = {m for p in PACKAGE.rglob("*.py") for m in re.findall(r"docs/[\w.-]+\.md", p.read_text())}
+    assert len(cited) >= 3  # the docstrings do point to the notes
+    missing = sorted(c for c in cited if not (ROOT / c).is_file())
+    assert not missing, f"docstrings point to notes that do not exist: {missing}"
+    stale = [p for p in PACKAGE.rglob("*.py") if re.search(r"design section \d", p.read_text())]
+    assert not stale, f"docstrings still point to sections of a document outside the repository: {stale}"

@@ -1,8 +1,8 @@
 """Offline speech segmentation: where speech starts and ends, to the sample.
 
 Turn latency is an onset minus an end, so both must be sample-accurate, not
-frame-accurate: the detector decides *whether* there is speech on 10 ms frames (design
-section 4), then each decision is refined to the sample where a short RMS envelope
+frame-accurate: the detector decides *whether* there is speech on 10 ms frames
+(docs/segmentation.md), then each decision is refined to the sample where a short RMS envelope
 crosses the same level (*backdating*) — the onset is where the speech began, not where
 the detector became sure of it.
 

@@ -1,6 +1,6 @@
 """Put both sides' speech on the call clock: CallRecording + received audio -> Timeline.
 
-Received samples are placed at their packet's arrival time (design section 3), not at
+Received samples are placed at their packet's arrival time (docs/timing.md), not at
 their position in ``received.wav``: each anchor says "the packet whose audio starts at
 this sample arrived at this ns", and a sample inside a packet is its anchor's time plus
 its offset at the sample rate. That keeps the receiver's buffering out of every latency.

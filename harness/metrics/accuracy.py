@@ -1,4 +1,4 @@
-"""Content accuracy (design section 5, "Content accuracy").
+"""Content accuracy (docs/metrics.md, "Content accuracy").
 
 Output side, per step that awaits a reply and has ``expect.exact`` or ``expect.contains``:
 the reply's received audio is transcribed with the local ASR (``harness.asr``; Whisper

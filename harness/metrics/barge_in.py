@@ -1,4 +1,4 @@
-"""Barge-in and false barge-in (design section 5).
+"""Barge-in and false barge-in (docs/metrics.md).
 
 For a ``barge_in`` step the caller speaks over the agent; for a ``backchannel`` step it
 says "uh-huh" (or coughs) over it. Both are judged from audio alone:

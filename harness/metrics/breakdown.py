@@ -1,4 +1,4 @@
-"""Turn latency split at the endpoint's own end-of-turn event (design section 5).
+"""Turn latency split at the endpoint's own end-of-turn event (docs/metrics.md).
 
 Turn latency says how long a caller waited; when the endpoint reports events it can
 also say *why*: was the time spent deciding the caller had finished (endpointing), or

@@ -1,4 +1,4 @@
-"""VAD false cutoffs (premature end-of-turn) and talk-over (design section 5).
+"""VAD false cutoffs (premature end-of-turn) and talk-over (docs/metrics.md).
 
 A *cutoff* is an agent onset after the caller's turn began but before its last voiced
 sample: the agent decided the turn was over during one of the caller's pauses. It is a

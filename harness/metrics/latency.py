@@ -1,4 +1,4 @@
-"""Turn latency, greeting latency and no-response (design section 5).
+"""Turn latency, greeting latency and no-response (docs/metrics.md).
 
 Turn latency is measured from the caller's last voiced sample (``speech_end_ns``, known
 to the sample from the corpus) to the first agent burst onset, both on the call clock:

@@ -1,4 +1,4 @@
-"""Audio quality of the agent's replies (design section 5, "Audio quality").
+"""Audio quality of the agent's replies (docs/metrics.md, "Audio quality").
 
 Which replies get which score is decided by the scenario's tags, explicitly:
 

@@ -1,4 +1,4 @@
-"""Per-metric percentiles with bootstrap confidence intervals (design section 5).
+"""Per-metric percentiles with bootstrap confidence intervals (docs/metrics.md).
 
 A p95 from twenty turns is a guess; the CI says how good a guess, which is what lets a
 report (and the regression gate) tell a real change from noise. Percentiles use numpy's

@@ -2,7 +2,7 @@
 
 Latency samples from two runs of the same agent differ by noise every time; gating on
 the raw difference of two p50s would fail CI at random. So a comparison gives three
-facts and the caller decides with all three (design section 9):
+facts and the caller decides with all three (docs/run-folder.md):
 
 - the difference of the chosen statistic (B - A), oriented so that positive is worse;
 - its bootstrap 95% CI (``scipy.stats.bootstrap`` resampling both runs independently,

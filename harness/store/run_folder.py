@@ -1,6 +1,6 @@
 """The run folder on disk: what a run leaves behind, written so that a crash loses little.
 
-Layout (design section 9, the parts written while calls run)::
+Layout (docs/run-folder.md; the parts written while calls run)::
 
     <root>/<run_id>/
       run.json              RunInfo; rewritten atomically (temp file + rename)
