@@ -215,7 +215,8 @@ def test_page_messages_parse_into_their_records() -> None:
     ('{"type": "pong", "id": 3, "perf": 1, "extra": true}', r"pong\.extra: Unexpected keyword argument"),
     ('{"type": "step", "step": 0, "kind": "say", "started": 0, "ended": 1, "outcome": "skipped"}',
      r"step\.outcome: Input should be"),
-    ('{"type": "pong", "id": "3x", "perf": 1}', r"pong\.id: Input should be a valid integer"),
+    ('{"type": "pong", "id": "3", "perf": 1}', r"pong\.id: Input should be a valid integer"),
+    ('{"type": "dc", "perf": 1, "text": 5}', r"dc\.text: Input should be a valid string"),
     ("not json", r"Invalid JSON"),
     ("[1, 2]", r"Input should be"),
 ])

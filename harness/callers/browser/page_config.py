@@ -21,9 +21,10 @@ _T = TypeVar("_T")
 
 @dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(field,))
 def protocol_record(cls: type[_T]) -> type[_T]:
-    """A frozen record that refuses fields it does not know (the two ends must agree)."""
+    """A frozen record that refuses fields it does not know and values of the wrong JSON
+    type (no "3" for 3): the two ends must agree exactly."""
     record: type[_T] = dataclass(frozen=True, slots=True, kw_only=True)(cls)
-    return with_config(ConfigDict(extra="forbid"))(record)
+    return with_config(ConfigDict(extra="forbid", strict=True))(record)
 
 
 @protocol_record
