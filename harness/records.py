@@ -75,6 +75,8 @@ class FailureKind(StrEnum):
     MISSING_CORPUS_ITEM = "missing_corpus_item"
     BROWSER_UNAVAILABLE = "browser_unavailable"
     CALLER_ERROR = "caller_error"
+    SCORING_ERROR = "scoring_error"
+    """The call ended, but its recording could not be scored (the reason says why)."""
 
 
 class EventKind(StrEnum):
@@ -275,6 +277,9 @@ class SendTiming:
     error_p50_ms: float
     error_p99_ms: float
     error_max_ms: float
+    max_gap_ms: float | None = None
+    """Largest interval between two consecutive sent frames (20 ms when on time); ``None``
+    in recordings made before it was recorded."""
 
 
 @_record
@@ -451,6 +456,10 @@ class Measurement:
     """Whether the step's expectation held; ``None`` when there was none."""
     reason: str | None = None
     """Why value is missing or an expectation failed."""
+    disturbed: bool = False
+    """The call this number comes from was disturbed by the harness itself (validity
+    guard, ``CallRecording.validity``): reported, but left out of SLO verdicts and
+    baseline comparisons unless asked for."""
 
 
 @_record
@@ -462,6 +471,12 @@ class CallResult:
     repeat: int
     measurements: tuple[Measurement, ...]
     failure: Failure | None = None
+    validity: CallValidity | None = None
+    """The validity guard's verdict on the call (from its recording)."""
+
+    @property
+    def disturbed(self) -> bool:
+        return self.validity is not None and self.validity.disturbed
 
     @property
     def ok(self) -> bool:
