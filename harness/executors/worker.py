@@ -61,7 +61,8 @@ class LoopStall:
     ``after_s`` after the worker's first call starts, the loop is blocked (a plain
     ``time.sleep`` in a callback, as a blocking library call would) for ``duration_ms``;
     when and where is written as one JSON object to ``record`` so a test can tell which
-    calls it overlapped.
+    calls it overlapped. With a ``record``, only the first worker of a run to claim the
+    file (created exclusively) stalls: one stall in one worker, whatever their number.
     """
 
     after_s: float
@@ -152,6 +153,11 @@ class CallWorker:
         if stall is None or not self._stall_armed:
             return
         self._stall_armed = False
+        if stall.record is not None:
+            try:
+                os.close(os.open(stall.record, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            except FileExistsError:
+                return  # another worker of this run has the stall
         asyncio.get_running_loop().call_later(stall.after_s, _block_loop, stall, self.info)
 
 

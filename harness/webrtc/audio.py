@@ -21,8 +21,13 @@ def to_int16(samples: Float32Audio) -> NDArray[np.int16]:
     return np.clip(np.round(samples * 32767.0), -32768, 32767).astype(np.int16)
 
 
+_INT16_SCALE = np.float32(1.0 / 32768.0)
+"""A power of two: multiplying by it is exactly dividing by 32768."""
+
+
 def to_float32(samples: NDArray[np.int16]) -> Float32Audio:
-    return (samples.astype(np.float32) / 32768.0).astype(np.float32)
+    out: Float32Audio = samples.astype(np.float32) * _INT16_SCALE
+    return out
 
 
 def samples_to_ns(samples: int, sample_rate: int = SAMPLE_RATE) -> int:
