@@ -52,6 +52,8 @@ from harness.validity import ValiditySettings
 log = logging.getLogger(__name__)
 
 SUMMARY_GROUPS = ("metric", "endpoint", "caller")
+MAX_PENDING = 64
+"""Finished calls being written or scored at once (their audio is held in memory)."""
 
 E = TypeVar("E")
 
@@ -157,6 +159,7 @@ class RunLifecycle:
         self.description = description or RunDescription()
         self.include_disturbed = include_disturbed
         self.started_at = utc_now_iso()
+        self.max_pending = MAX_PENDING
         self.results: list[CallResult] = []
         self._planned = 0
         self._scenario_errors = 0
@@ -176,29 +179,43 @@ class RunLifecycle:
         for error in run_plan.scenario_errors:
             self._record(scenario_error_result(error), None, None)
         specs = {s.call_id: s for s in run_plan.specs}
-        scoring: list[asyncio.Task[None]] = []
+        pending: set[asyncio.Task[None]] = set()
         deferred: list[FinishedCall] = []
+        slots = asyncio.Semaphore(self.max_pending)
 
         async def on_started(spec: CallSpec, worker: WorkerInfo | None) -> None:
             self.hooks.call_started.fire(CallStarted(spec=spec, worker=worker))
+
+        async def process(finished: FinishedCall, spec: CallSpec) -> None:
+            try:
+                await asyncio.to_thread(self._write_call, finished, spec)
+                if self.scorer.in_loop:
+                    deferred.append(finished)  # scored once no call shares this loop
+                else:
+                    await self._score(finished, spec)
+            finally:
+                slots.release()
 
         async def on_finished(finished: FinishedCall) -> None:
             spec = specs.get(finished.recording.call_id)
             if spec is None:
                 log.warning("executor returned an unplanned call %s", finished.recording.call_id)
                 return
-            await asyncio.to_thread(self._write_call, finished, spec)
-            if self.scorer.in_loop:
-                deferred.append(finished)  # scored once no call shares this loop
-            else:
-                scoring.append(asyncio.create_task(self._score(finished, spec)))
+            # Calls are written and scored side by side (writing waits on the disk, scoring
+            # on the pool); past ``max_pending`` the executor waits here: back-pressure.
+            await slots.acquire()
+            task = asyncio.create_task(process(finished, spec))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
 
-        if _takes_on_started(self.executor):
-            await self.executor.run(run_plan.specs, on_finished, on_started)
-        else:  # an executor written before ``on_started`` existed: no call_started events
-            await self.executor.run(run_plan.specs, on_finished)
-        if scoring:
-            await asyncio.gather(*scoring)
+        try:
+            if _takes_on_started(self.executor):
+                await self.executor.run(run_plan.specs, on_finished, on_started)
+            else:  # an executor written before ``on_started`` existed: no call_started events
+                await self.executor.run(run_plan.specs, on_finished)
+        finally:
+            if pending:  # what has arrived is written and scored, even if the run is cut short
+                await asyncio.gather(*pending)
         for finished in deferred:
             await self._score(finished, specs[finished.recording.call_id])
         return list(self.results)
