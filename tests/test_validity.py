@@ -109,6 +109,8 @@ def test_browser_calls_use_their_own_send_limit_and_injection_lateness() -> None
     v = judge(quiet)
     assert not v.disturbed and v.injection_p99_ms == pytest.approx(2.97)
     assert judge(recording(errors)).disturbed  # the aiortc caller's 5 ms limit
+    lagging = judge(quiet, [int(300 * MS)])  # the page keeps time; the worker's loop only waits
+    assert not lagging.disturbed and lagging.loop_lag_max_ms == pytest.approx(300.0)
     late = recording(errors, CallerKind.BROWSER, caller_info={"clips": [*clips, {"late_schedule_ms": 80.0}]})
     v = judge(late)
     assert v.disturbed and v.reasons[0].startswith("injection lateness p99")
