@@ -31,15 +31,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from support import local_endpoint, say_scenario  # noqa: E402
+from support import local_endpoint, say_scenario
 
-from harness.agent.process import AgentProcess  # noqa: E402
-from harness.corpus.defaults import default_corpus  # noqa: E402
-from harness.executors.admission import AdmissionSettings  # noqa: E402
-from harness.executors.base import FinishedCall  # noqa: E402
-from harness.executors.local import LocalExecutor  # noqa: E402
-from harness.executors.worker import WorkerConfig  # noqa: E402
-from harness.records import CallerKind, CallRecording, CallSpec  # noqa: E402
+from harness.agent.process import AgentProcess
+from harness.corpus.defaults import default_corpus
+from harness.executors.admission import AdmissionSettings
+from harness.executors.base import FinishedCall
+from harness.executors.local import LocalExecutor
+from harness.executors.worker import WorkerConfig
+from harness.records import CallerKind, CallRecording, CallSpec
 
 TURNS = ("q_time", "q_name", "cmd_play_music", "q_order_status", "cmd_call_mother")
 TICK = os.sysconf("SC_CLK_TCK")
@@ -52,9 +52,8 @@ def _tree(pid: int) -> list[int]:
         p = todo.pop()
         out.append(p)
         try:
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as f:
-                    todo.extend(int(c) for c in f.read().split())
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
         except OSError:
             continue
     return out
@@ -66,8 +65,7 @@ def cpu_seconds(pid: int, tree: bool) -> float:
     total = 0.0
     for p in _tree(pid) if tree else [pid]:
         try:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
         # fields[11..14] = utime stime cutime cstime (stat fields 14-17)

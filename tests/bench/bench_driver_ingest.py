@@ -36,16 +36,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from metrics.echo_synth import synth_call, voiced  # noqa: E402
+from metrics.echo_synth import synth_call, voiced
 
-from harness.callers.base import CallArtifacts  # noqa: E402
-from harness.corpus.defaults import default_corpus  # noqa: E402
-from harness.executors.base import FinishedCall, OnFinished, OnStarted  # noqa: E402
-from harness.lifecycle import RunLifecycle  # noqa: E402
-from harness.plan import RunPlan  # noqa: E402
-from harness.records import CallerKind, CallSpec, Dialect, EndpointSpec, Expectation, Scenario  # noqa: E402
-from harness.scoring_pool import PoolScorer  # noqa: E402
-from harness.store.run_folder import RunFolder, iter_call_dirs, load_recording, load_scenario  # noqa: E402
+from harness.callers.base import CallArtifacts
+from harness.corpus.defaults import default_corpus
+from harness.executors.base import FinishedCall, OnFinished, OnStarted
+from harness.lifecycle import RunLifecycle
+from harness.plan import RunPlan
+from harness.records import CallerKind, CallSpec, Dialect, EndpointSpec, Expectation, Scenario
+from harness.scoring_pool import PoolScorer
+from harness.store.run_folder import RunFolder, iter_call_dirs, load_recording, load_scenario
 
 TARGET_PER_S = 1000 / 60
 TURNS = ("q_time", "q_name", "cmd_play_music", "q_order_status", "cmd_call_mother", "q_weather")
@@ -75,8 +75,7 @@ def recorded(run_dir: Path) -> list[tuple[Scenario, FinishedCall]]:
 
 def _sender(conn: Connection, path: str, ids: Sequence[str]) -> None:
     """A stand-in caller worker: sends its share of finished calls as fast as they are read."""
-    with open(path, "rb") as f:
-        calls: list[FinishedCall] = pickle.load(f)
+    calls: list[FinishedCall] = pickle.loads(Path(path).read_bytes())
     for i, call_id in enumerate(ids):
         base = calls[i % len(calls)]
         conn.send(dataclasses.replace(base, recording=dataclasses.replace(base.recording, call_id=call_id)))

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from support import agent_call_id, local_endpoint, say_scenario
+from support import local_endpoint, say_scenario
 from typer.testing import CliRunner
 
 from harness.agent.truth import truth_turns
@@ -35,7 +35,13 @@ from harness.plan import plan
 from harness.records import CallerKind, CallRecording
 from harness.scoring_pool import PoolScorer
 from harness.slo.rules import parse_slo
-from harness.store.run_folder import RunFolder, iter_call_dirs, load_recording, read_results, read_run_info
+from harness.store.run_folder import (
+    RunFolder,
+    iter_call_dirs,
+    load_recording,
+    read_results,
+    read_run_info,
+)
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
