@@ -18,6 +18,8 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -62,9 +64,26 @@ class Scorer(Protocol):
     async def aclose(self) -> None: ...
 
 
-def _lower_priority(niceness: int) -> None:
+def _start_pool_process(niceness: int, driver_pid: int) -> None:
+    """Initializer of each pool process: lower its priority, and leave with the driver.
+
+    A pool process blocks on its task queue, whose writing end it holds itself, so it
+    would outlive a driver that was killed; a thread checks the driver once a second.
+    """
     with contextlib.suppress(OSError):
         os.nice(niceness)
+    threading.Thread(target=_exit_with, args=(driver_pid,), name="driver-watch", daemon=True).start()
+
+
+def _exit_with(pid: int, every_s: float = 1.0) -> None:
+    while True:
+        time.sleep(every_s)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:  # a process of another user took the pid: ours is gone
+            os._exit(1)
 
 
 class PoolScorer:
@@ -85,7 +104,7 @@ class PoolScorer:
             method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=multiprocessing.get_context(method),
-                initializer=_lower_priority, initargs=(self.niceness,))
+                initializer=_start_pool_process, initargs=(self.niceness, os.getpid()))
         return self._pool
 
     async def score(self, finished: FinishedCall, scenario: Scenario, texts: Mapping[str, str]) -> CallResult:

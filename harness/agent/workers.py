@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import sys
@@ -30,6 +33,8 @@ from harness.agent.knobs import AgentKnobs
 from harness.agent.server import READY_PREFIX, WorkerSlot, serve
 
 log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
 
 READY_TIMEOUT_S = 120.0
 """tts mode loads Whisper and Piper in every worker before it is ready."""
@@ -44,9 +49,20 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _die_with_parent() -> None:
+    """SIGTERM this process when the parent dies (Linux ``PR_SET_PDEATHSIG``), so a
+    killed ``agent serve`` leaves no worker holding its port."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _worker(shared: socket.socket, private: socket.socket, slot: WorkerSlot, knobs: AgentKnobs,
-            truth_path: Path | None, ready: Connection) -> None:
+            truth_path: Path | None, ready: Connection, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us with SIGTERM
+    _die_with_parent()
+    if os.getppid() != parent:  # it died before the request above took effect
+        return
 
     def on_ready(url: str) -> None:
         ready.send(url)
@@ -68,7 +84,7 @@ def serve_workers(host: str, port: int, knobs: AgentKnobs, truth_path: Path | No
         reader, writer = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=_worker, name=f"vh-agent-{i}", daemon=True,
                            args=(shared, privates[i], WorkerSlot(index=i, ports=ports, host=host), knobs,
-                                 truth_path, writer))
+                                 truth_path, writer, os.getpid()))
         proc.start()
         writer.close()
         procs.append(proc)
