@@ -28,6 +28,7 @@ from rich.console import Console
 
 from harness.corpus.model import Corpus
 from harness.executors.base import Executor, FinishedCall
+from harness.executors.scoring import Scorer, corpus_texts
 from harness.exit_codes import EXIT_FAILURES, EXIT_OK
 from harness.gate import finish_run
 from harness.plan import RunPlan, scenario_error_result
@@ -42,7 +43,6 @@ from harness.records import (
     SegmentationParams,
     WorkerInfo,
 )
-from harness.scoring_pool import Scorer
 from harness.slo.rules import SloFile
 from harness.stats.percentiles import summarize
 from harness.store.run_folder import RunFolder
@@ -227,17 +227,12 @@ class RunLifecycle:
                                     artifacts.heard_audio)
 
     async def _score(self, finished: FinishedCall, spec: CallSpec) -> None:
-        texts = self._texts(finished.recording)
-        result = await self.scorer.score(finished, spec.scenario, texts)
+        if finished.result is not None:  # scored on the worker's host
+            result = finished.result
+        else:
+            result = await self.scorer.score(finished, spec.scenario, corpus_texts(self.corpus, finished.recording))
         await asyncio.to_thread(self.folder.append_results, result.measurements)
         self._record(result, finished.recording, spec)
-
-    def _texts(self, recording: CallRecording) -> dict[str, str]:
-        corpus = self.corpus
-        if corpus is None:
-            return {}
-        return {u.utterance_id: corpus.get(u.utterance_id).text for u in recording.sent
-                if u.utterance_id in corpus}
 
     def _record(self, result: CallResult, recording: CallRecording | None, spec: CallSpec | None) -> None:
         if recording is None:  # a bad scenario file: its result line is all there is

@@ -17,11 +17,11 @@ from harness.callers.aiortc_caller import AiortcCaller
 from harness.callers.base import Caller, CallerSettings
 from harness.corpus.model import Corpus
 from harness.executors.inline import InlineExecutor
+from harness.executors.scoring import InlineScorer
 from harness.executors.worker import WorkerConfig
 from harness.lifecycle import RunLifecycle
 from harness.plan import RunPlan, plan, scenario_error_result
 from harness.records import CallerKind, CallResult
-from harness.scoring_pool import InlineScorer
 from harness.store.run_folder import RunFolder
 
 log = logging.getLogger(__name__)

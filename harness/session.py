@@ -28,6 +28,7 @@ from harness.corpus.model import Corpus, load_corpus
 from harness.endpoints.config import EndpointConfigError, resolve_endpoint
 from harness.executors.base import Executor
 from harness.executors.local import LocalExecutor
+from harness.executors.scoring import PoolScorer
 from harness.executors.worker import WorkerConfig
 from harness.exit_codes import EXIT_FAILURES, EXIT_OK
 from harness.gate import GateError, check_gate_inputs, finish_run
@@ -36,7 +37,6 @@ from harness.plan import plan
 from harness.records import CallerKind, CallResult, EndpointSpec, MetricSummary
 from harness.scenario.loader import load_all
 from harness.scoring import score_call
-from harness.scoring_pool import PoolScorer
 from harness.slo.rules import SloFile
 from harness.stats.percentiles import summarize
 from harness.store.run_folder import (

@@ -9,6 +9,7 @@ scorers (in-loop and the niced process pool) measure them.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import os
 from collections.abc import Callable, Sequence
@@ -19,12 +20,12 @@ from executors.synth_calls import synth_call
 from rich.console import Console
 
 from harness.executors.base import FinishedCall, OnFinished, OnStarted
+from harness.executors.scoring import SCORING_NICENESS, InlineScorer, PoolScorer, Scorer
 from harness.exit_codes import EXIT_FAILURES
 from harness.gate import gate_run
 from harness.lifecycle import CallFinished, CallStarted, RunFinished, RunLifecycle
 from harness.plan import RunPlan
-from harness.records import CallSpec
-from harness.scoring_pool import SCORING_NICENESS, InlineScorer, PoolScorer, Scorer
+from harness.records import CallResult, CallSpec
 from harness.slo.rules import parse_slo
 from harness.store.run_folder import RunFolder, read_results, read_run_info
 
@@ -144,3 +145,25 @@ def test_pool_scorer_scores_the_same_at_lower_priority(tmp_path: Path) -> None:
                if m.metric == "turn_latency_ms"}
     assert latency[("good-2", 1)] == pytest.approx(400.0, abs=3.0)
     assert latency[("bad", 0)] == pytest.approx(1500.0, abs=3.0)
+
+
+class _MustNotScore:
+    in_loop = False
+
+    async def score(self, *args: object) -> CallResult:
+        raise AssertionError("a call scored on its worker's host is not scored again")
+
+    async def aclose(self) -> None:
+        return None
+
+
+def test_calls_scored_on_the_worker_host_are_taken_as_scored(tmp_path: Path) -> None:
+    spec, finished = synth_call("pre", 400.0)
+    result = InlineScorer()
+    scored = asyncio.run(result.score(finished, spec.scenario, {}))
+    folder = RunFolder.create(tmp_path, "run")
+    lifecycle = RunLifecycle(folder, FakeExecutor({"pre": dataclasses.replace(finished, result=scored)}),
+                             _MustNotScore())
+    results = asyncio.run(lifecycle.execute(RunPlan(specs=(spec,))))
+    assert results == [scored]
+    assert read_results(tmp_path / "run") == list(scored.measurements)

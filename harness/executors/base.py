@@ -16,7 +16,7 @@ import numpy as np
 import soundfile as sf
 
 from harness.callers.base import CallArtifacts
-from harness.records import CallRecording, CallSpec, WorkerInfo
+from harness.records import CallRecording, CallResult, CallSpec, WorkerInfo
 from harness.webrtc.audio import Float32Audio
 
 
@@ -47,6 +47,9 @@ class FinishedCall:
     caller_flac: bytes = b""
     received_flac: bytes = b""
     heard_flac: bytes = b""
+    result: CallResult | None = None
+    """Its measurements, when the worker's host scored it (``WorkerConfig.scoring_workers``);
+    ``None``: the driver scores it."""
 
     @classmethod
     def from_artifacts(cls, artifacts: CallArtifacts) -> FinishedCall:

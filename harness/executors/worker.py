@@ -29,6 +29,7 @@ from harness.corpus.defaults import default_corpus
 from harness.corpus.model import Corpus, load_corpus
 from harness.executors.base import FinishedCall
 from harness.executors.loop_lag import LoopLagProbe
+from harness.executors.scoring import PoolScorer, corpus_texts
 from harness.records import CallerKind, CallRecording, CallSpec, Failure, FailureKind, WorkerInfo
 from harness.validity import ValiditySettings, judge
 
@@ -52,6 +53,10 @@ class WorkerConfig:
     """The guard's thresholds; the same in every worker of a run (recorded in run.json)."""
     debug_stall: LoopStall | None = None
     """Test-only: block this worker's loop once, to show the guard catches it."""
+    scoring_workers: int = 0
+    """Score each finished call on this worker's host, in a niced pool of this many
+    processes, and send the result with it (for drivers that cannot score every call of
+    a cluster themselves); 0: the driver scores."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,6 +88,7 @@ class CallWorker:
         self._callers: dict[CallerKind, Caller] = {}
         self._browser: BrowserCaller | None = None
         self.probe = LoopLagProbe()
+        self._scorer = PoolScorer(config.scoring_workers) if config.scoring_workers > 0 else None
         self.began: dict[str, int] = {}
         """Calls running now -> CLOCK_MONOTONIC when each began (admission control)."""
         self._stall_armed = config.debug_stall is not None
@@ -129,8 +135,12 @@ class CallWorker:
         validity = judge(recording, self.probe.lags_between(start, end), self.config.validity)
         recording = dataclasses.replace(recording, worker=self.info, validity=validity)
         # FLAC encoding of a long call takes tens of ms: never in the loop that paces others.
-        return await asyncio.to_thread(
+        finished = await asyncio.to_thread(
             FinishedCall.from_artifacts, dataclasses.replace(artifacts, recording=recording))
+        if self._scorer is None:
+            return finished
+        texts = corpus_texts(self._corpus, recording)
+        return dataclasses.replace(finished, result=await self._scorer.score(finished, spec.scenario, texts))
 
     @property
     def active(self) -> int:
@@ -143,6 +153,8 @@ class CallWorker:
 
     async def aclose(self) -> None:
         await self.probe.aclose()
+        if self._scorer is not None:
+            await self._scorer.aclose()
         browser = self._browser
         self._browser = None
         if browser is not None:

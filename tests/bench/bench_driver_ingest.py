@@ -41,10 +41,10 @@ from metrics.echo_synth import synth_call, voiced
 from harness.callers.base import CallArtifacts
 from harness.corpus.defaults import default_corpus
 from harness.executors.base import FinishedCall, OnFinished, OnStarted
+from harness.executors.scoring import PoolScorer
 from harness.lifecycle import RunLifecycle
 from harness.plan import RunPlan
 from harness.records import CallerKind, CallSpec, Dialect, EndpointSpec, Expectation, Scenario
-from harness.scoring_pool import PoolScorer
 from harness.store.run_folder import RunFolder, iter_call_dirs, load_recording, load_scenario
 
 TARGET_PER_S = 1000 / 60

@@ -29,11 +29,11 @@ from harness.agent.truth import truth_turns
 from harness.cli import app
 from harness.corpus.model import Corpus
 from harness.executors.local import LocalExecutor
+from harness.executors.scoring import PoolScorer
 from harness.executors.worker import LoopStall, WorkerConfig
 from harness.lifecycle import RunLifecycle
 from harness.plan import plan
 from harness.records import CallerKind, CallRecording
-from harness.scoring_pool import PoolScorer
 from harness.slo.rules import parse_slo
 from harness.store.run_folder import (
     RunFolder,
@@ -108,8 +108,9 @@ def _overlaps(rec: CallRecording, start_ns: int, end_ns: int) -> bool:
 def test_a_stalled_worker_marks_exactly_the_calls_it_disturbed(tmp_path: Path, corpus: Corpus, start_agent) -> None:  # type: ignore[no-untyped-def]
     agent = start_agent("--delay", "300", "--workers", "2")
     record = tmp_path / "stall.json"
-    config = WorkerConfig(corpus_dir=corpus.root, debug_stall=LoopStall(after_s=4.0, duration_ms=200.0,
-                                                                        record=record))
+    # scored on the workers' host (their own niced pool), as a cluster's driver would want
+    config = WorkerConfig(corpus_dir=corpus.root, scoring_workers=1,
+                          debug_stall=LoopStall(after_s=4.0, duration_ms=200.0, record=record))
     scenario = say_scenario("stall", ["q_time", "q_name", "cmd_play_music"])
     specs = plan([scenario], [local_endpoint(agent.url)], [CallerKind.AIORTC], repeat=4)
     folder = RunFolder.create(tmp_path, "stall")

@@ -25,8 +25,16 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Protocol
 
+from harness.corpus.model import Corpus
 from harness.executors.base import FinishedCall
-from harness.records import CallResult, Failure, FailureKind, Scenario, SegmentationParams
+from harness.records import (
+    CallRecording,
+    CallResult,
+    Failure,
+    FailureKind,
+    Scenario,
+    SegmentationParams,
+)
 from harness.scoring import failure_measurement, score_call
 
 log = logging.getLogger(__name__)
@@ -42,6 +50,13 @@ def score_finished(finished: FinishedCall, scenario: Scenario, texts: Mapping[st
     artifacts = finished.artifacts()
     return score_call(artifacts.recording, scenario, artifacts.received_audio, params,
                       caller_audio=artifacts.caller_audio, texts=texts)
+
+
+def corpus_texts(corpus: Corpus | None, recording: CallRecording) -> dict[str, str]:
+    """The script of what the caller said (utterance id -> text), where the corpus has it."""
+    if corpus is None:
+        return {}
+    return {u.utterance_id: corpus.get(u.utterance_id).text for u in recording.sent if u.utterance_id in corpus}
 
 
 def scoring_failed(finished: FinishedCall, reason: str) -> CallResult:
@@ -147,4 +162,4 @@ class InlineScorer:
         return None
 
 
-__all__ = ["InlineScorer", "PoolScorer", "Scorer", "score_finished", "scoring_failed"]
+__all__ = ["InlineScorer", "PoolScorer", "Scorer", "corpus_texts", "score_finished", "scoring_failed"]
