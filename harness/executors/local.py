@@ -16,6 +16,7 @@ workers take the rest.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import collections
 import contextlib
 import logging
@@ -135,8 +136,10 @@ class LocalExecutor:
         level = logging.getLogger("harness").getEffectiveLevel()
         for i in range(self.n_workers):
             parent, child = ctx.Pipe(duplex=True)
+            # Not daemonic: a worker may start its own scoring pool (scoring_workers). The
+            # atexit hook below still ends every worker if the driver exits without aclose.
             proc = ctx.Process(target=worker_main, args=(child, self.config, self.admission, level),
-                               name=f"vh-caller-{i}", daemon=True)
+                               name=f"vh-caller-{i}", daemon=False)
             await asyncio.to_thread(proc.start)
             child.close()
             worker = _Worker(index=i, process=proc, conn=parent)
@@ -145,6 +148,7 @@ class LocalExecutor:
                                       name=f"vh-caller-{i}-reader", daemon=True)
             reader.start()
             self._readers.append(reader)
+        atexit.register(self._kill_all)
         deadline = time.monotonic() + self.start_timeout_s
         while any(w.alive and not w.ready for w in self._workers):
             try:
@@ -172,6 +176,13 @@ class LocalExecutor:
             await asyncio.to_thread(reader.join, 5.0)
         self._workers.clear()
         self._readers.clear()
+        atexit.unregister(self._kill_all)
+
+    def _kill_all(self) -> None:
+        """At interpreter exit without ``aclose``: end the workers, so nothing waits on them."""
+        for w in self._workers:
+            if w.process.is_alive():
+                w.process.kill()
 
     # --------------------------------------------------------------------- running
 
