@@ -163,6 +163,7 @@ class RunLifecycle:
         self.results: list[CallResult] = []
         self._planned = 0
         self._scenario_errors = 0
+        self._summary: tuple[int, tuple[MetricSummary, ...]] | None = None
 
     # --------------------------------------------------------------- execute + score
 
@@ -243,9 +244,13 @@ class RunLifecycle:
     # ------------------------------------------------------------------ write + gate
 
     def summary(self) -> tuple[MetricSummary, ...]:
-        """Percentiles over the counted calls (disturbed ones only if asked for)."""
-        kept = counted(self.results, self.include_disturbed)
-        return summarize([m for r in kept for m in r.measurements], by=SUMMARY_GROUPS)
+        """Percentiles over the counted calls (disturbed ones only if asked for); computed
+        once per set of results (bootstrap CIs take a moment on a big run)."""
+        if self._summary is None or self._summary[0] != len(self.results):
+            kept = counted(self.results, self.include_disturbed)
+            self._summary = (len(self.results), summarize([m for r in kept for m in r.measurements],
+                                                          by=SUMMARY_GROUPS))
+        return self._summary[1]
 
     def write_info(self, *, finished: bool) -> None:
         d = self.description
