@@ -59,9 +59,9 @@ class GateResult:
         return gate_failed(self.verdicts)
 
 
-def load_run_data(path: Path) -> RunData:
+def load_run_data(path: Path, *, include_disturbed: bool = False) -> RunData:
     try:
-        return load_run(path)
+        return load_run(path, include_disturbed=include_disturbed)
     except (RunFolderError, OSError) as exc:
         raise GateError(str(exc)) from None
 
@@ -76,14 +76,21 @@ def load_slo(path: Path | None) -> SloFile | None:
 
 
 def gate_run(
-    run_dir: Path, slo: SloFile | None = None, baseline: Path | None = None, *, write: bool = True
+    run_dir: Path, slo: SloFile | None = None, baseline: Path | None = None, *, write: bool = True,
+    include_disturbed: bool = False,
 ) -> GateResult:
-    """Evaluate the SLOs and the baseline comparison; store the verdicts in run.json."""
-    data = load_run_data(run_dir)
+    """Evaluate the SLOs and the baseline comparison; store the verdicts in run.json.
+
+    Disturbed calls (validity guard) are left out of both unless ``include_disturbed``
+    or the SLO file's ``include_disturbed`` says to count them.
+    """
+    include = include_disturbed or (slo is not None and slo.include_disturbed)
+    data = load_run_data(run_dir, include_disturbed=include)
     verdicts: list[Verdict] = list(evaluate(slo, data)) if slo else []
     rows: list[MetricRow] = []
     if baseline is not None:
-        rows = compare_runs(load_run_data(baseline), data, slo.regression if slo else None)
+        rows = compare_runs(load_run_data(baseline, include_disturbed=include), data,
+                            slo.regression if slo else None)
         verdicts.extend(regression_verdicts(rows))
     if write and (run_dir / "run.json").is_file():
         try:
@@ -128,10 +135,12 @@ _CHANGE_STYLE = {
 
 
 def compare_table(
-    runs: Sequence[Path], slo: SloFile | None = None
+    runs: Sequence[Path], slo: SloFile | None = None, *, include_disturbed: bool = False
 ) -> tuple[Table, list[list[MetricRow]]]:
-    """A side-by-side table: per metric, each run's value; runs 2.. against run 1."""
-    datas = [load_run_data(p) for p in runs]
+    """A side-by-side table: per metric, each run's value; runs 2.. against run 1
+    (disturbed calls left out unless ``include_disturbed`` or the SLO file says so)."""
+    include = include_disturbed or (slo is not None and slo.include_disturbed)
+    datas = [load_run_data(p, include_disturbed=include) for p in runs]
     settings = slo.regression if slo else None
     per_run = [compare_runs(datas[0], d, settings) for d in datas[1:]]
     table = Table(title="voice-harness compare (first run is the baseline)")
@@ -184,7 +193,7 @@ def check_gate_inputs(slo: Path | None, baseline: Path | None) -> SloFile | None
 
 def gate_and_report(
     run_dir: Path, *, slo: SloFile | Path | None = None, baseline: Path | None = None,
-    settings: ReportSettings | None = None,
+    settings: ReportSettings | None = None, include_disturbed: bool = False,
 ) -> ReportPaths:
     """Gate first (verdicts stored in run.json), then render every report from the folder.
 
@@ -194,13 +203,17 @@ def gate_and_report(
     rows: tuple[MetricRow, ...] = ()
     if slo is not None or baseline is not None:
         slo_file = load_slo(slo) if isinstance(slo, Path) else slo
-        rows = gate_run(run_dir, slo_file, baseline).rows
+        include_disturbed = include_disturbed or (slo_file is not None and slo_file.include_disturbed)
+        rows = gate_run(run_dir, slo_file, baseline, include_disturbed=include_disturbed).rows
+    settings = settings or ReportSettings()
+    if include_disturbed and not settings.include_disturbed:
+        settings = dataclasses.replace(settings, include_disturbed=True)
     return write_reports(run_dir, rows=rows, baseline=baseline, settings=settings)
 
 
 def finish_run(
     run_dir: Path, code: int, console: Console, *, slo: SloFile | Path | None = None,
-    baseline: Path | None = None,
+    baseline: Path | None = None, include_disturbed: bool = False,
 ) -> int:
     """Write every report of a finished run and fold the gate into the exit code.
 
@@ -208,7 +221,7 @@ def finish_run(
     folder's results stand and the exit code still reflects the calls.
     """
     try:
-        paths = gate_and_report(run_dir, slo=slo, baseline=baseline)
+        paths = gate_and_report(run_dir, slo=slo, baseline=baseline, include_disturbed=include_disturbed)
     except GateError as exc:
         console.print(f"[red]gate error:[/red] {exc}")
         return EXIT_USAGE

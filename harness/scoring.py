@@ -6,6 +6,7 @@ run by re-reading its recordings from disk.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import numpy as np
@@ -64,8 +65,11 @@ def score_call(
             failed_step = recording.failure.step_index
             turns = tuple(m for m in turns if failed_step is None or m.turn is None or m.turn < failed_step)
         measurements.extend(turns)
+    if recording.validity is not None and recording.validity.disturbed:
+        # Every row says so: a reader of results.jsonl alone must not count it silently.
+        measurements = [dataclasses.replace(m, disturbed=True) for m in measurements]
     return CallResult(
         spec_call_id=recording.call_id, scenario=recording.scenario_id, endpoint=recording.endpoint,
         caller=recording.caller, repeat=recording.repeat, measurements=tuple(measurements),
-        failure=recording.failure,
+        failure=recording.failure, validity=recording.validity,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -24,10 +26,15 @@ from harness.corpus.defaults import default_corpus
 from harness.corpus.errors import CorpusError
 from harness.corpus.model import Corpus, load_corpus
 from harness.endpoints.config import EndpointConfigError, resolve_endpoint
+from harness.executors.base import Executor
+from harness.executors.local import LocalExecutor
+from harness.executors.scoring import PoolScorer
+from harness.executors.worker import WorkerConfig
 from harness.exit_codes import EXIT_FAILURES, EXIT_OK
 from harness.gate import GateError, check_gate_inputs, finish_run
-from harness.records import CallerKind, CallResult, EndpointSpec, MetricSummary, SegmentationParams
-from harness.runner import execute, open_callers, plan
+from harness.lifecycle import SUMMARY_GROUPS, CallFinished, RunDescription, RunLifecycle
+from harness.plan import plan
+from harness.records import CallerKind, CallResult, EndpointSpec, MetricSummary
 from harness.scenario.loader import load_all
 from harness.scoring import score_call
 from harness.slo.rules import SloFile
@@ -41,9 +48,7 @@ from harness.store.run_folder import (
     read_results,
     read_run_info,
 )
-from harness.store.run_info import build_run_info, utc_now_iso
-
-SUMMARY_GROUPS = ("metric", "endpoint", "caller")
+from harness.validity import ValiditySettings
 
 
 class UsageError(Exception):
@@ -69,6 +74,15 @@ class RunRequest:
     """SLO file to gate the run on (exit code 3 when a verdict fails)."""
     baseline: Path | None = None
     """Baseline run folder to check for regressions (exit code 3 on a regression)."""
+    workers: int | None = None
+    """Caller worker processes (default: one per core) or Ray actors."""
+    ray: str | None = None
+    """Ray cluster address (or ``auto``): run the caller workers as Ray actors."""
+    scoring_workers: int | None = None
+    """Processes scoring finished calls (niced; default: one per core)."""
+    validity: ValiditySettings = dataclasses.field(default_factory=ValiditySettings)
+    include_disturbed: bool = False
+    """Count disturbed calls in the summary, the SLO verdicts and the baseline comparison."""
 
 
 def _gate_inputs(slo: Path | None, baseline: Path | None) -> SloFile | None:
@@ -101,6 +115,18 @@ def _callers(names: Sequence[str]) -> list[CallerKind]:
         raise UsageError(f"unknown caller in {list(names)}; use aiortc or browser") from None
 
 
+def _executor(request: RunRequest, config: WorkerConfig) -> Executor:
+    """Local caller worker processes, or Ray actors with ``--ray``."""
+    if request.ray is None:
+        return LocalExecutor(config, workers=request.workers, concurrency=request.concurrency)
+    try:  # imported by name: Ray is an extra, and local runs never import it
+        ray_executor = importlib.import_module("harness.executors.ray")
+    except ImportError as exc:
+        raise UsageError(f"ray executor not available: {exc} (install the 'ray' extra)") from None
+    executor: Executor = ray_executor.RayExecutor(request.ray, config, workers=request.workers)
+    return executor
+
+
 async def run_and_report(request: RunRequest, console: Console) -> int:
     corpus = _load_corpus(request.corpus)
     endpoints = _endpoints(request.endpoints, request.endpoints_file)
@@ -110,42 +136,42 @@ async def run_and_report(request: RunRequest, console: Console) -> int:
         raise UsageError(f"no scenario files found under {', '.join(map(str, request.paths))}")
     run_plan = plan(scenarios, endpoints, callers, request.repeat, errors, request.routes)
     slo = _gate_inputs(request.slo, request.baseline)
+    config = WorkerConfig(corpus_dir=corpus.root, caller_kinds=tuple(callers),
+                          caller_settings=request.caller_settings, validity=request.validity)
+    executor = _executor(request, config)
     try:
         folder = RunFolder.create(request.out, request.run_id)
     except RunFolderError as exc:
         raise UsageError(str(exc)) from None
-    started = utc_now_iso()
-
-    def info(results: Sequence[CallResult], finished: str | None) -> None:
-        summary = summarize([m for r in results for m in r.measurements], by=SUMMARY_GROUPS)
-        folder.write_run_json(build_run_info(
-            run_id=folder.run_id, started_at=started, finished_at=finished, argv=request.argv,
-            endpoints=endpoints, callers=callers, scenarios=scenarios, repeats=request.repeat,
-            planned=len(run_plan.specs), results=results, summary=summary,
-            segmentation=SegmentationParams(), scenario_errors=len(errors),
-        ))
-
-    info([], None)  # a killed run still leaves a readable run.json
+    description = RunDescription(argv=request.argv, endpoints=tuple(endpoints), callers=tuple(callers),
+                                 scenarios=tuple(scenarios), repeats=request.repeat,
+                                 validity=request.validity)
+    lifecycle = RunLifecycle(folder, executor, PoolScorer(request.scoring_workers), corpus=corpus,
+                             description=description, include_disturbed=request.include_disturbed)
     console.print(f"run folder: {folder.path}")
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=False) as progress:
         task = progress.add_task("calls", total=len(run_plan.specs) + len(errors))
 
-        def advance(result: CallResult) -> None:
+        @lifecycle.hooks.call_finished.add
+        def advance(event: CallFinished) -> None:
+            result = event.result
             mark = "[green]ok[/green]" if result.ok else "[red]FAIL[/red]"
-            progress.console.print(f"  {mark} {result.spec_call_id}"
-                                   + (f"  ({result.failure.reason})" if result.failure else ""))
+            if result.disturbed:
+                mark += " [yellow]DISTURBED[/yellow]"
+            why = result.failure.reason if result.failure else ""
+            if result.disturbed and result.validity is not None:
+                why = "; ".join(filter(None, [why, *result.validity.reasons]))
+            progress.console.print(f"  {mark} {escape(result.spec_call_id)}" + (f"  ({escape(why)})" if why else ""))
             progress.advance(task)
 
-        async with open_callers(callers, corpus, request.caller_settings) as available:
-            results = await execute(run_plan, corpus, folder, concurrency=request.concurrency,
-                                    callers=available, on_result=advance)
-    info(results, utc_now_iso())
-    summary = summarize([m for r in results for m in r.measurements], by=SUMMARY_GROUPS)
-    print_summary(console, summary, results)
+        try:
+            results = await lifecycle.execute(run_plan)
+        finally:
+            await lifecycle.aclose()
+    print_summary(console, lifecycle.summary(), results)
     console.print(f"\nrun folder: [bold]{folder.path}[/bold]")
-    code = EXIT_OK if all(r.ok for r in results) else EXIT_FAILURES
-    return finish_run(folder.path, code, console, slo=slo, baseline=request.baseline)
+    return lifecycle.finish(console, slo=slo, baseline=request.baseline)
 
 
 def print_summary(console: Console, summary: Sequence[MetricSummary], results: Sequence[CallResult]) -> None:
@@ -162,12 +188,20 @@ def print_summary(console: Console, summary: Sequence[MetricSummary], results: S
                       fmt(s.max), ci)
     console.print(table)
     failed = [r for r in results if not r.ok]
-    console.print(f"calls: {len(results)}, ok: {len(results) - len(failed)}, failed: {len(failed)}")
+    disturbed = [r for r in results if r.disturbed]
+    console.print(f"calls: {len(results)}, ok: {len(results) - len(failed)}, failed: {len(failed)}, "
+                  f"disturbed: {len(disturbed)}")
     for r in failed:
         why = r.failure.reason if r.failure else "; ".join(
             f"{m.metric} turn {m.turn}: {m.reason or 'expectation failed'}" for m in r.measurements
             if m.passed is False)
-        console.print(f"  [red]FAIL[/red] {r.spec_call_id}: {why}")
+        console.print(f"  [red]FAIL[/red] {escape(r.spec_call_id)}: {escape(why)}")
+    if disturbed:
+        console.print(f"[yellow]{len(disturbed)} call(s) disturbed by the harness itself[/yellow] (validity "
+                      "guard): left out of the summary and the gate unless --include-disturbed; exit code 1")
+    for r in disturbed:
+        reasons = "; ".join(r.validity.reasons) if r.validity is not None else ""
+        console.print(f"  [yellow]DISTURBED[/yellow] {escape(r.spec_call_id)}: {escape(reasons)}")
 
 
 def rescore_run(run_dir: Path, console: Console) -> int:

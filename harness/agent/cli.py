@@ -38,6 +38,8 @@ def serve_command(
     stop_on_any_sound: Annotated[bool, typer.Option(help="Fault: stop on any loud sound.")] = False,
     wrong_answers: Annotated[bool, typer.Option(help="tts mode: some answers wrong on purpose.")] = False,
     truth_log: Annotated[Path | None, typer.Option(help="Ground-truth JSONL log.")] = None,
+    workers: Annotated[int, typer.Option(
+        min=1, help="Agent processes sharing the port (each owns the calls it answers).")] = 1,
 ) -> None:
     """Serve until interrupted."""
     try:
@@ -53,4 +55,8 @@ def serve_command(
         wrong_answers=wrong_answers,
     )
     logging.basicConfig(level=logging.WARNING)
+    if workers > 1:
+        from harness.agent.workers import serve_workers
+
+        raise typer.Exit(serve_workers(host, port, knobs, truth_log, workers))
     asyncio.run(serve(host, port, knobs, truth_log))

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -28,8 +29,10 @@ class AgentProcess:
     """``with AgentProcess(["--delay", "500"], truth_log=p) as agent: agent.url``"""
 
     def __init__(self, args: list[str] | None = None, *, truth_log: Path | None = None,
-                 port: int = 0, host: str = "127.0.0.1") -> None:
+                 port: int = 0, host: str = "127.0.0.1", prefix: Sequence[str] = ()) -> None:
+        """``prefix``: a command to run the agent under (benchmarks: ``taskset -c 1``)."""
         self.args = list(args or [])
+        self.prefix = list(prefix)
         self.truth_log = truth_log
         self.port = port
         self.host = host
@@ -38,7 +41,7 @@ class AgentProcess:
         self._stderr: list[str] = []
 
     def start(self) -> AgentProcess:
-        cmd = [sys.executable, "-m", "harness", "agent", "serve", "--host", self.host,
+        cmd = [*self.prefix, sys.executable, "-m", "harness", "agent", "serve", "--host", self.host,
                "--port", str(self.port), *self.args]
         if self.truth_log is not None:
             cmd += ["--truth-log", str(self.truth_log)]

@@ -10,9 +10,13 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import re
 import secrets
 import signal
+import socket
 import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
@@ -29,12 +33,36 @@ NEVER_ANSWER_S = 120.0
 
 READY_PREFIX = "voice-harness agent listening on "
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerSlot:
+    """This process's place among ``agent serve --workers N`` processes.
+
+    All of them accept on one shared listening socket, so any may get a call's offer;
+    the one that answers owns the call (its peer connection and UDP socket live there).
+    Requests about an existing call (WHIP ``DELETE``, Pipecat's trickle-ICE ``PATCH``)
+    name the call, whose id carries its owner's index: another worker redirects them
+    (307, method and body kept) to the owner's own port.
+    """
+
+    index: int
+    ports: tuple[int, ...]
+    """Each worker's private port, by index."""
+    host: str = "127.0.0.1"
+
+
+_OWNER = re.compile(r"^rtc_w(\d+)_")
+
 
 class AgentServer:
-    def __init__(self, knobs: AgentKnobs, truth: TruthLog, brain: Responder | None = None) -> None:
+    def __init__(self, knobs: AgentKnobs, truth: TruthLog, brain: Responder | None = None,
+                 slot: WorkerSlot | None = None) -> None:
         self.knobs = knobs
         self.truth = truth
         self.brain = brain
+        self.slot = slot
         self.calls: dict[str, AgentCall] = {}
         self._counter = itertools.count()
         self.app = web.Application()
@@ -51,6 +79,23 @@ class AgentServer:
             ]
         )
         self.app.on_shutdown.append(self._shutdown)
+        if slot is not None:
+            self.app.middlewares.append(self._to_owner)
+
+    @web.middleware
+    async def _to_owner(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Send a request about another worker's call to that worker (see ``WorkerSlot``)."""
+        slot = self.slot
+        call_id = request.match_info.get("call_id")
+        if call_id is None and request.method == "PATCH":
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                call_id = str((await request.json())["pc_id"])
+        owner = _OWNER.match(call_id or "")
+        if slot is not None and owner is not None and int(owner.group(1)) != slot.index:
+            index = int(owner.group(1))
+            if index < len(slot.ports):
+                raise web.HTTPTemporaryRedirect(f"http://{slot.host}:{slot.ports[index]}{request.path_qs}")
+        return await handler(request)
 
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response({"ok": True, "calls": len(self.calls), "knobs": self.knobs.as_json()})
@@ -140,7 +185,11 @@ class AgentServer:
             await asyncio.sleep(NEVER_ANSWER_S)
             return _error(504, "never answered (never_answer knob)")
         index = next(self._counter)
-        call_id = f"rtc_{index:04d}_{secrets.token_hex(4)}"
+        if self.slot is None:
+            call_id = f"rtc_{index:04d}_{secrets.token_hex(4)}"
+        else:  # unique across the workers, and says which one owns it
+            index = index * len(self.slot.ports) + self.slot.index
+            call_id = f"rtc_w{self.slot.index}_{index:04d}_{secrets.token_hex(4)}"
         call = call_class(call_id, index, self.knobs, self.truth, brain=self.brain)
         try:
             sdp = await call.answer(offer)
@@ -161,8 +210,14 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": {"message": message, "type": "reference_agent"}}, status=status)
 
 
-async def serve(host: str, port: int, knobs: AgentKnobs, truth_path: Path | None) -> None:
-    """Run until SIGINT/SIGTERM; prints one ready line with the URL for whoever started us."""
+async def serve(host: str, port: int, knobs: AgentKnobs, truth_path: Path | None, *,
+                shared: socket.socket | None = None, private: socket.socket | None = None,
+                slot: WorkerSlot | None = None, on_ready: Callable[[str], None] | None = None) -> None:
+    """Run until SIGINT/SIGTERM; prints one ready line with the URL for whoever started us.
+
+    A worker of ``agent serve --workers N`` is given the ``shared`` listening socket,
+    its ``private`` one and its ``slot``; ``on_ready`` replaces the ready line.
+    """
     brain = None
     if knobs.mode is AgentMode.TTS:
         # Loaded (and its fixed answers synthesised) before the ready line: a call
@@ -170,14 +225,24 @@ async def serve(host: str, port: int, knobs: AgentKnobs, truth_path: Path | None
         from harness.agent.cascade import CascadeBrain
 
         brain = await asyncio.to_thread(CascadeBrain, wrong_answers=knobs.wrong_answers)
-    server = AgentServer(knobs, TruthLog(truth_path), brain)
-    runner = web.AppRunner(server.app, handle_signals=False)
+    server = AgentServer(knobs, TruthLog(truth_path), brain, slot)
+    runner = web.AppRunner(server.app, handle_signals=False, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    sockets = getattr(site._server, "sockets", None) or []
-    bound = sockets[0].getsockname()[1] if sockets else port
-    print(f"{READY_PREFIX}http://{host}:{bound}", flush=True)
+    if shared is not None:
+        for sock in (shared, private):
+            if sock is not None:
+                await web.SockSite(runner, sock).start()
+        bound = shared.getsockname()[1]
+    else:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        sockets = getattr(site._server, "sockets", None) or []
+        bound = sockets[0].getsockname()[1] if sockets else port
+    url = f"http://{host}:{bound}"
+    if on_ready is not None:
+        on_ready(url)
+    else:
+        print(f"{READY_PREFIX}{url}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -14,11 +14,9 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
@@ -37,10 +35,10 @@ from harness.records import (
     EndpointEvent,
     Failure,
     FailureKind,
-    SendTiming,
     SentUtterance,
     TransportSample,
 )
+from harness.validity import send_timing
 from harness.webrtc.arrivals import KernelArrivals
 from harness.webrtc.audio import SAMPLE_RATE, samples_to_ns
 from harness.webrtc.ice import is_loopback_url, loopback_only, rtc_configuration
@@ -254,7 +252,7 @@ class _Call:
             steps=tuple(self.player.logs) if self.player else (),
             events=tuple(dataclasses.replace(e, t_ns=e.t_ns - origin) for e in self.events),
             transport=tuple(dataclasses.replace(t, t_ns=t.t_ns - origin) for t in transport),
-            send_timing=_send_timing(self.track.handoff_errors_ns),
+            send_timing=send_timing(self.track.handoff_errors_ns),
             failure=failure,
             dialect_info=dict(self.endpoint.info),
         )
@@ -284,19 +282,6 @@ class _CallBroken(Exception):
         super().__init__(reason)
         self.kind = kind
         self.reason = reason
-
-
-def _send_timing(errors_ns: Sequence[int]) -> SendTiming | None:
-    if not errors_ns:
-        return None
-    ms = np.asarray(errors_ns, dtype=np.float64) / 1e6
-    return SendTiming(
-        frames=len(ms),
-        late_frames=int(np.count_nonzero(ms > 5.0)),
-        error_p50_ms=float(np.percentile(ms, 50)),
-        error_p99_ms=float(np.percentile(ms, 99)),
-        error_max_ms=float(ms.max()),
-    )
 
 
 __all__ = ["AiortcCaller"]

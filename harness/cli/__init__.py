@@ -2,7 +2,8 @@
 
 Exit codes (documented for CI in the README):
   0  every call completed and every expectation held
-  1  the run finished but some call failed or some expectation did not hold
+  1  the run finished but some call failed, some expectation did not hold, or the
+     harness disturbed some call (validity guard: its numbers are not the endpoint's)
   2  bad invocation: nothing to run (unknown endpoint, no scenario found, bad option,
      unreadable SLO file or baseline run folder)
   3  the gate failed: an SLO verdict failed (--slo) or a metric regressed against the
@@ -54,18 +55,41 @@ def run_command(
     slo: Annotated[Path | None, typer.Option(help="SLO file (TOML) to gate on: exit 3 on a failed verdict.")] = None,
     baseline: Annotated[Path | None, typer.Option(help="Baseline run folder: exit 3 on a regression.")] = None,
     run_id: Annotated[str | None, typer.Option(help="Run folder name (default: time + random).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, help="Caller worker processes (default: one per core); with --ray, actors.")] = None,
+    ray: Annotated[str | None, typer.Option(
+        help="Run the caller workers as Ray actors on this cluster (an address, or 'auto').")] = None,
+    scoring_workers: Annotated[int | None, typer.Option(
+        min=1, help="Niced processes that score finished calls (default: one per core).")] = None,
+    include_disturbed: Annotated[bool, typer.Option(
+        "--include-disturbed", help="Count calls the validity guard marked disturbed in the summary, "
+        "SLO verdicts and baseline comparison (default: left out, still reported).")] = False,
+    guard: Annotated[list[str] | None, typer.Option(
+        help="Validity guard threshold NAME=MS or NAME=off (repeatable), e.g. send_p99_ms=8; "
+        "see docs/validity.md.")] = None,
 ) -> None:
-    """Run scenarios against endpoints and write a run folder."""
+    """Run scenarios against endpoints and write a run folder.
+
+    A call the harness itself disturbed (validity guard: late frames, a stalled loop)
+    is flagged in every report and counts like a failed call for the exit code (1).
+    """
     from harness.callers.base import CallerSettings
     from harness.session import RunRequest, UsageError, run_and_report
+    from harness.validity import ValiditySettings
 
+    try:
+        validity = ValiditySettings().with_overrides(guard or [])
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] --guard: {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
     request = RunRequest(
         paths=tuple(paths), endpoints=tuple(endpoint), callers=tuple(caller), repeat=repeat,
         concurrency=concurrency, out=out, endpoints_file=endpoints_file, corpus=corpus,
         argv=tuple(sys.argv),
         caller_settings=CallerSettings(signalling_timeout_s=signalling_timeout,
                                        connect_timeout_s=connect_timeout),
-        slo=slo, baseline=baseline, run_id=run_id,
+        slo=slo, baseline=baseline, run_id=run_id, workers=workers, ray=ray,
+        scoring_workers=scoring_workers, validity=validity, include_disturbed=include_disturbed,
     )
     try:
         code = asyncio.run(run_and_report(request, console))
@@ -104,6 +128,8 @@ def report_command(
     run_dir: Annotated[Path, typer.Argument(help="A run folder.")],
     slo: Annotated[Path | None, typer.Option(help="SLO file (TOML) to evaluate.")] = None,
     baseline: Annotated[Path | None, typer.Option(help="Baseline run folder to compare with.")] = None,
+    include_disturbed: Annotated[bool, typer.Option(
+        "--include-disturbed", help="Count disturbed calls in the statistics and the gate.")] = False,
 ) -> None:
     """Rebuild junit.xml, allure-results/, index.html and summary.md from a run folder.
 
@@ -116,7 +142,8 @@ def report_command(
     except GateError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(EXIT_USAGE) from None
-    raise typer.Exit(finish_run(run_dir, EXIT_OK, console, slo=slo, baseline=baseline))
+    raise typer.Exit(finish_run(run_dir, EXIT_OK, console, slo=slo, baseline=baseline,
+                                include_disturbed=include_disturbed))
 
 
 @app.command("compare")
@@ -124,6 +151,8 @@ def compare_command(
     runs: Annotated[list[Path], typer.Argument(help="Run folders; the first is the baseline.")],
     slo: Annotated[Path | None, typer.Option(help="SLO file whose [regression] settings apply.")] = None,
     gate: Annotated[bool, typer.Option("--gate", help="Exit 3 if any later run regressed.")] = False,
+    include_disturbed: Annotated[bool, typer.Option(
+        "--include-disturbed", help="Count calls the validity guard marked disturbed.")] = False,
 ) -> None:
     """Side-by-side table of runs (e.g. one per vendor), each against the first.
 
@@ -139,7 +168,7 @@ def compare_command(
         console.print("[red]error:[/red] compare needs at least two run folders")
         raise typer.Exit(EXIT_USAGE)
     try:
-        table, per_run = compare_table(runs, load_slo(slo))
+        table, per_run = compare_table(runs, load_slo(slo), include_disturbed=include_disturbed)
     except GateError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(EXIT_USAGE) from None

@@ -16,7 +16,7 @@ import numpy as np
 import soundfile as sf
 
 from harness.callers.base import CallArtifacts
-from harness.records import CallRecording, CallSpec
+from harness.records import CallRecording, CallResult, CallSpec, WorkerInfo
 from harness.webrtc.audio import Float32Audio
 
 
@@ -47,6 +47,9 @@ class FinishedCall:
     caller_flac: bytes = b""
     received_flac: bytes = b""
     heard_flac: bytes = b""
+    result: CallResult | None = None
+    """Its measurements, when the worker's host scored it (``WorkerConfig.scoring_workers``);
+    ``None``: the driver scores it."""
 
     @classmethod
     def from_artifacts(cls, artifacts: CallArtifacts) -> FinishedCall:
@@ -69,14 +72,18 @@ class FinishedCall:
 
 OnFinished = Callable[[FinishedCall], Awaitable[None]]
 """Called in the driver's event loop as each call ends (in the order calls end)."""
+OnStarted = Callable[[CallSpec, WorkerInfo | None], Awaitable[None]]
+"""Called in the driver's event loop when a worker starts a call (where, if known)."""
 
 
 class Executor(Protocol):
     """Runs planned calls somewhere; never raises for one call's failure."""
 
-    async def run(self, specs: Sequence[CallSpec], on_finished: OnFinished) -> None:
+    async def run(self, specs: Sequence[CallSpec], on_finished: OnFinished,
+                  on_started: OnStarted | None = None) -> None:
         """Run every spec; each ends as exactly one ``on_finished`` (a failed call too,
-        with ``recording.failure`` saying why: a worker or node lost mid-call included)."""
+        with ``recording.failure`` saying why: a worker or node lost mid-call included).
+        ``on_started``, when given, is called as each call starts."""
         ...
 
     async def aclose(self) -> None: ...

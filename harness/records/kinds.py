@@ -60,6 +60,8 @@ class FailureKind(StrEnum):
     MISSING_CORPUS_ITEM = "missing_corpus_item"
     BROWSER_UNAVAILABLE = "browser_unavailable"
     CALLER_ERROR = "caller_error"
+    SCORING_ERROR = "scoring_error"
+    """The call ended, but its recording could not be scored (the reason says why)."""
 
 
 class EventKind(StrEnum):

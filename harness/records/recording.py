@@ -91,6 +91,9 @@ class SendTiming:
     error_p50_ms: float
     error_p99_ms: float
     error_max_ms: float
+    max_gap_ms: float | None = None
+    """Largest interval between two consecutive sent frames (20 ms when on time); ``None``
+    in recordings made before it was recorded."""
 
 
 @record

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from harness.records.base import record
 from harness.records.kinds import CallerKind
-from harness.records.recording import Failure
+from harness.records.recording import CallValidity, Failure
 
 __all__ = ["CallResult", "Measurement", "MetricSummary"]
 
@@ -27,6 +27,10 @@ class Measurement:
     """Whether the step's expectation held; ``None`` when there was none."""
     reason: str | None = None
     """Why value is missing or an expectation failed."""
+    disturbed: bool = False
+    """The call this number comes from was disturbed by the harness itself (validity
+    guard, ``CallRecording.validity``): reported, but left out of SLO verdicts and
+    baseline comparisons unless asked for."""
 
 
 @record
@@ -38,6 +42,12 @@ class CallResult:
     repeat: int
     measurements: tuple[Measurement, ...]
     failure: Failure | None = None
+    validity: CallValidity | None = None
+    """The validity guard's verdict on the call (from its recording)."""
+
+    @property
+    def disturbed(self) -> bool:
+        return self.validity is not None and self.validity.disturbed
 
     @property
     def ok(self) -> bool:

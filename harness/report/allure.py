@@ -81,6 +81,8 @@ def _call_result(logger: AllureFileLogger, out: Path, call: CallEntry, timeline:
         failed = [m for m in call.measurements if m.passed is False]
         if failed:
             message = "; ".join(f"{m.metric} step {m.turn}: {m.reason or 'expectation not met'}" for m in failed)
+    if call.disturbed:
+        message = (f"{message}; " if message else "") + f"disturbed by the harness: {call.validity_text}"
     attachments = []
     for name in ("mix.wav", "caller.wav", "received.wav", "recording.json"):
         path = call.path / name
@@ -93,11 +95,13 @@ def _call_result(logger: AllureFileLogger, out: Path, call: CallEntry, timeline:
     return TestResult(
         uuid=str(uuid.uuid4()), historyId=history, testCaseId=history,
         fullName=f"{endpoint}.{scenario}.{call.call_id}", name=call.call_id,
-        status=Status.PASSED if call.ok else (Status.BROKEN if rec is None else Status.FAILED),
+        status=(Status.BROKEN if rec is None or call.disturbed else Status.FAILED) if not call.ok or call.disturbed
+        else Status.PASSED,
         statusDetails=StatusDetails(message=message) if message else None,
         steps=steps, attachments=attachments,
         labels=[Label(name="parentSuite", value=endpoint), Label(name="suite", value=scenario),
-                Label(name="tag", value=caller), Label(name="framework", value="voice-harness")],
+                Label(name="tag", value=caller), Label(name="framework", value="voice-harness"),
+                *([Label(name="tag", value="disturbed")] if call.disturbed else [])],
         parameters=[Parameter(name="repeat", value=str(rec.repeat if rec else 0))],
         start=start, stop=None if start is None else start + duration,
     )

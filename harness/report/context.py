@@ -46,6 +46,20 @@ class CallEntry:
             and all(m.passed is not False for m in self.measurements)
         )
 
+    @property
+    def disturbed(self) -> bool:
+        """The validity guard marked the call: the harness, not the endpoint, was off."""
+        validity = self.recording.validity if self.recording is not None else None
+        return (validity is not None and validity.disturbed) or any(m.disturbed for m in self.measurements)
+
+    @property
+    def validity_text(self) -> str:
+        """Why the call was disturbed, with the figures (empty when it was not)."""
+        validity = self.recording.validity if self.recording is not None else None
+        if validity is not None and validity.reasons:
+            return "; ".join(validity.reasons)
+        return "marked disturbed in results.jsonl" if self.disturbed else ""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReportContext:
@@ -58,10 +72,23 @@ class ReportContext:
     baseline_path: Path | None = None
     problems: tuple[str, ...] = field(default_factory=tuple)
     """Files that could not be read, named for the report's reader."""
+    include_disturbed: bool = False
+    """Whether summary statistics count disturbed calls (they are listed either way)."""
 
     @property
     def run_id(self) -> str:
         return self.info.run_id if self.info else self.run_dir.name
+
+    @property
+    def disturbed_calls(self) -> tuple[CallEntry, ...]:
+        return tuple(c for c in self.calls if c.disturbed)
+
+    @property
+    def counted_measurements(self) -> tuple[Measurement, ...]:
+        """The rows summary statistics are made of: as the gate counts them."""
+        if self.include_disturbed:
+            return self.measurements
+        return tuple(m for m in self.measurements if not m.disturbed)
 
 
 def read_context(
@@ -69,6 +96,8 @@ def read_context(
     verdicts: Sequence[Verdict] | None = None,
     baseline_rows: Sequence[MetricRow] = (),
     baseline_path: Path | None = None,
+    *,
+    include_disturbed: bool = False,
 ) -> ReportContext:
     problems: list[str] = []
     info: RunInfo | None
@@ -105,4 +134,5 @@ def read_context(
         verdicts = info.verdicts if info else ()
     return ReportContext(run_dir=run_dir, info=info, measurements=measurements, calls=tuple(calls),
                          verdicts=tuple(verdicts), baseline_rows=tuple(baseline_rows),
-                         baseline_path=baseline_path, problems=tuple(problems))
+                         baseline_path=baseline_path, problems=tuple(problems),
+                         include_disturbed=include_disturbed)

@@ -92,7 +92,8 @@ def _call_view(call: CallEntry, run_dir: Path, timeline: bytes | None) -> dict[s
         "scenario": rec.scenario_id if rec else (call.measurements[0].scenario if call.measurements else ""),
         "endpoint": rec.endpoint if rec else (call.measurements[0].endpoint if call.measurements else ""),
         "caller": str(rec.caller) if rec else "",
-        "ok": call.ok,
+        "ok": call.ok and not call.disturbed,
+        "disturbed": call.validity_text if call.disturbed else None,
         "failure": failure,
         "measurements": call.measurements,
         "transcripts": transcripts,
@@ -107,19 +108,23 @@ def render_html(ctx: ReportContext, timelines: Mapping[str, bytes] | None = None
     """``max_timelines``: the cap the timelines were drawn under, said on the page so a
     reader knows why a call has none."""
     timelines = timelines or {}
-    summary = summarize(ctx.measurements, by=("metric", "endpoint", "caller"), n_resamples=500)
-    points = cutoff_points(ctx.measurements)
+    counted = ctx.counted_measurements
+    summary = summarize(counted, by=("metric", "endpoint", "caller"), n_resamples=500)
+    points = cutoff_points(counted)
     cutoff = _data_uri(cutoff_curve_png(points)) if points else None
     failed_calls = [c for c in ctx.calls if not c.ok]
+    disturbed = ctx.disturbed_calls
     gate_failed = any(v.status is VerdictStatus.FAIL for v in ctx.verdicts)
     return _env.get_template("index.html.j2").render(
         run_id=ctx.run_id,
         info=ctx.info,
-        ok=not failed_calls and not gate_failed,
+        ok=not failed_calls and not gate_failed and not disturbed,
         n_calls=len(ctx.calls),
         n_failed=len(failed_calls),
+        n_disturbed=len(disturbed),
+        disturbed_counted=ctx.include_disturbed,
         summary=summary,
-        plots=_latency_plots(ctx.measurements),
+        plots=_latency_plots(counted),
         cutoff=cutoff,
         verdicts=ctx.verdicts,
         baseline_rows=ctx.baseline_rows,

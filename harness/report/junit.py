@@ -44,6 +44,14 @@ def write_junit(ctx: ReportContext, path: Path | None = None) -> Path:
             else:
                 out = ET.SubElement(case, "system-out")
                 out.text = f"{m.metric} = {value}"
+        if call.disturbed:
+            # Counted like a failed call (exit code 1): its numbers are about the harness.
+            tests += 1
+            failures += 1
+            case = ET.SubElement(calls, "testcase", name=f"{call.call_id} validity",
+                                 classname="validity_guard")
+            text = f"disturbed by the harness: {call.validity_text}"
+            ET.SubElement(case, "failure", message=text, type="disturbed").text = text
         if call.error:
             tests += 1
             failures += 1

@@ -54,13 +54,14 @@ def _key_metrics(measurements: Sequence[Measurement]) -> list[str]:
 
 def render_markdown(ctx: ReportContext) -> str:
     failed_calls = [c for c in ctx.calls if not c.ok]
+    disturbed = ctx.disturbed_calls
     gate_fail = [v for v in ctx.verdicts if v.status is VerdictStatus.FAIL]
     insufficient = sum(1 for v in ctx.verdicts if v.status is VerdictStatus.INSUFFICIENT_SAMPLES)
-    ok = not failed_calls and not gate_fail
+    ok = not failed_calls and not gate_fail and not disturbed
     head = "✅ passed" if ok else "❌ failed"
     lines = [f"## voice-harness {head} — run `{_safe(ctx.run_id, 60)}`", ""]
-    lines.append(f"{len(ctx.calls)} calls, {len(failed_calls)} failed; "
-                 f"{len(ctx.verdicts)} gate verdicts, {len(gate_fail)} failed, "
+    lines.append(f"{len(ctx.calls)} calls, {len(failed_calls)} failed, {len(disturbed)} disturbed by the "
+                 f"harness; {len(ctx.verdicts)} gate verdicts, {len(gate_fail)} failed, "
                  f"{insufficient} with insufficient samples.")
     if ctx.info and ctx.info.endpoints:
         lines.append("Endpoints: " + ", ".join(_safe(e.name, 40) for e in ctx.info.endpoints) + ".")
@@ -80,8 +81,19 @@ def render_markdown(ctx: ReportContext) -> str:
         lines.append(f"Against baseline `{_safe(ctx.baseline_path.name if ctx.baseline_path else '?', 60)}`: "
                      f"{len(regressions)} regressions, {len(improvements)} improvements.")
         lines.append("")
-    if ctx.measurements:
-        lines += ["### Key metrics", "", *_key_metrics(ctx.measurements), ""]
+    if disturbed:
+        left_out = "counted anyway (include_disturbed)" if ctx.include_disturbed else (
+            "left out of the statistics and the gate")
+        lines += ["### Disturbed calls", "",
+                  f"The harness could not keep these calls' timing (validity guard); their numbers "
+                  f"are {left_out}:", ""]
+        for c in disturbed[:MAX_FAILED]:
+            lines.append(f"- `{_safe(c.call_id, 80)}`: {_safe(c.validity_text)}")
+        if len(disturbed) > MAX_FAILED:
+            lines.append(f"- … {len(disturbed) - MAX_FAILED} more")
+        lines.append("")
+    if ctx.counted_measurements:
+        lines += ["### Key metrics", "", *_key_metrics(ctx.counted_measurements), ""]
     if failed_calls:
         lines += ["### Failed calls", ""]
         for c in failed_calls[:MAX_FAILED]:

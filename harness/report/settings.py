@@ -24,6 +24,9 @@ class ReportSettings:
     pool_min_timelines: int = 8
     """Below this many timelines a pool is not worth starting."""
     timeline_dpi: int = 72
+    include_disturbed: bool = False
+    """Count disturbed calls (validity guard) in the summary statistics; they are listed
+    and flagged either way."""
 
     def __post_init__(self) -> None:
         if self.max_timelines < 0:

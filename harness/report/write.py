@@ -152,8 +152,8 @@ def write_reports(
     stores them there, so rendering never decides anything. ``rows`` and ``baseline``
     add the baseline comparison table when a gate compared against one.
     """
-    ctx = read_context(run_dir, None, rows, baseline)
     settings = settings or ReportSettings()
+    ctx = read_context(run_dir, None, rows, baseline, include_disturbed=settings.include_disturbed)
     timelines = draw_timelines(ctx, settings=settings)
     return ReportPaths(
         junit=write_junit(ctx),

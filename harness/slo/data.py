@@ -52,8 +52,17 @@ class CallContext:
 class RunData:
     path: Path
     measurements: tuple[Measurement, ...]
+    """The rows that count: without disturbed calls' rows unless ``includes_disturbed``."""
     contexts: Mapping[str, CallContext] = field(default_factory=dict)
     """call_id -> context; calls without a scenario.json have none."""
+    disturbed_calls: frozenset[str] = frozenset()
+    """Calls the validity guard marked disturbed (whether or not their rows are kept)."""
+    includes_disturbed: bool = False
+
+    @property
+    def excluded_calls(self) -> int:
+        """Disturbed calls whose numbers were left out."""
+        return 0 if self.includes_disturbed else len(self.disturbed_calls)
 
     def context(self, call_id: str) -> CallContext:
         return self.contexts.get(call_id, CallContext())
@@ -63,11 +72,18 @@ def suite_of(scenario: Scenario) -> str:
     return Path(scenario.source).parent.name if scenario.source else ""
 
 
-def load_run(run_dir: Path) -> RunData:
-    """The run folder's measurements and call contexts; ``RunFolderError`` if it is none."""
+def load_run(run_dir: Path, *, include_disturbed: bool = False) -> RunData:
+    """The run folder's measurements and call contexts; ``RunFolderError`` if it is none.
+
+    Rows of calls the validity guard marked disturbed are left out unless
+    ``include_disturbed``: their numbers describe the harness's own trouble, so they
+    judge neither an SLO nor a regression by default.
+    """
     if not (run_dir / RUN_JSON).is_file() and not (run_dir / "results.jsonl").is_file():
         raise RunFolderError(f"{run_dir}: not a run folder (no run.json or results.jsonl)")
-    measurements = tuple(read_results(run_dir))
+    every = tuple(read_results(run_dir))
+    disturbed = frozenset(m.call_id for m in every if m.disturbed)
+    measurements = every if include_disturbed else tuple(m for m in every if not m.disturbed)
     contexts: dict[str, CallContext] = {}
     calls = run_dir / CALLS_DIR
     for call_dir in sorted(calls.iterdir()) if calls.is_dir() else ():
@@ -78,7 +94,8 @@ def load_run(run_dir: Path) -> RunData:
         except (RunFolderError, SerializationError, OSError):
             continue  # a call killed before its scenario was written: no tags, still counted
         contexts[call_dir.name] = CallContext(tags=scenario.tags, suite=suite_of(scenario))
-    return RunData(path=run_dir, measurements=measurements, contexts=contexts)
+    return RunData(path=run_dir, measurements=measurements, contexts=contexts,
+                   disturbed_calls=disturbed, includes_disturbed=include_disturbed)
 
 
 def _field(m: Measurement, ctx: CallContext, name: str) -> object:

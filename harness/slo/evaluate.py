@@ -46,6 +46,9 @@ def evaluate_rule(rule: SloRule, data: RunData) -> list[Verdict]:
             status = VerdictStatus.PASS
         else:
             status = VerdictStatus.FAIL
+        if data.excluded_calls:
+            detail = (detail + "; " if detail else "") + (
+                f"{data.excluded_calls} disturbed call(s) left out (--include-disturbed counts them)")
         out.append(
             Verdict(
                 kind=VerdictKind.SLO, rule=rule.name, metric=rule.metric, stat=rule.stat,

@@ -12,6 +12,8 @@ Example (``ci/slo.toml`` is the annotated one)::
     by = ["endpoint"]                # one verdict per endpoint (default: one overall)
     where = { suite = "smoke", tags = ["latency"], turn = [1, 2] }
 
+    include_disturbed = false        # top level: count calls the validity guard flagged
+
     [regression]                     # how a run is compared with a baseline
     alpha = 0.05
     [regression.metrics.turn_latency_ms]
@@ -104,6 +106,9 @@ class SloFile:
     rules: tuple[SloRule, ...] = ()
     regression: RegressionSettings = field(default_factory=RegressionSettings)
     source: str = ""
+    include_disturbed: bool = False
+    """Count calls the validity guard marked disturbed in verdicts and regressions
+    (default: they are left out, and each verdict says how many were)."""
 
 
 # ------------------------------------------------------------------ TOML shape
@@ -169,6 +174,7 @@ class _DefaultsModel(_Strict):
 
 class _FileModel(_Strict):
     schema_version: Literal[1] = 1
+    include_disturbed: bool = False
     defaults: _DefaultsModel = _DefaultsModel()
     slo: list[_RuleModel] = []
     regression: _RegressionModel = _RegressionModel()
@@ -238,6 +244,7 @@ def parse_slo(text: str, source: str = "<slo>") -> SloFile:
             },
         ),
         source=source,
+        include_disturbed=model.include_disturbed,
     )
 
 

@@ -30,6 +30,7 @@ from harness.records import (
     SegmentationParams,
     Verdict,
 )
+from harness.validity import ValiditySettings
 
 REPORTED_PACKAGES = (
     "voice-harness",
@@ -80,6 +81,8 @@ class RunCounts:
     """Calls that produced a recording (with or without a failure)."""
     calls_failed: int = 0
     """Calls whose recording carries a ``Failure``."""
+    calls_disturbed: int = 0
+    """Calls the validity guard marked disturbed (the harness, not the endpoint, was off)."""
     measurements: int = 0
     passed: int = 0
     """Measurements whose expectation held."""
@@ -128,6 +131,10 @@ class RunInfo:
     segmentation: SegmentationParams = field(default_factory=SegmentationParams)
     verdicts: tuple[Verdict, ...] = ()
     """SLO and regression verdicts, when the run was gated (``--slo`` / ``--baseline``)."""
+    validity: ValiditySettings = field(default_factory=ValiditySettings)
+    """The validity guard's thresholds the calls were judged by (docs/validity.md)."""
+    summary_includes_disturbed: bool = False
+    """Whether ``summary`` counts disturbed calls' numbers (``--include-disturbed``)."""
 
 
 def utc_now_iso() -> str:
@@ -197,6 +204,8 @@ def build_run_info(
     summary: Sequence[MetricSummary],
     segmentation: SegmentationParams,
     scenario_errors: int = 0,
+    validity: ValiditySettings | None = None,
+    summary_includes_disturbed: bool = False,
 ) -> RunInfo:
     """run.json's content from what a run produced (also used to refresh it on rescore)."""
     sha, dirty = git_state()
@@ -216,10 +225,12 @@ def build_run_info(
             calls_planned=planned,
             calls_finished=sum(1 for r in results if not r.spec_call_id.startswith("invalid-")),
             calls_failed=sum(1 for r in results if r.failure is not None),
+            calls_disturbed=sum(1 for r in results if r.disturbed),
             measurements=len(measurements),
             passed=sum(1 for m in measurements if m.passed is True),
             failed=sum(1 for m in measurements if m.passed is False),
             scenario_errors=scenario_errors,
         ),
         summary=tuple(summary), failures=failures, segmentation=segmentation,
+        validity=validity or ValiditySettings(), summary_includes_disturbed=summary_includes_disturbed,
     )

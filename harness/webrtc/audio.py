@@ -18,11 +18,22 @@ Float32Audio = NDArray[np.float32]
 
 
 def to_int16(samples: Float32Audio) -> NDArray[np.int16]:
-    return np.clip(np.round(samples * 32767.0), -32768, 32767).astype(np.int16)
+    """Scale by 32767, round half to even, clip to int16: ufuncs in place (the wrappers of
+    ``np.round``/``np.clip`` cost more than the arithmetic on a 20 ms frame)."""
+    scaled = samples * 32767.0  # a new array, of the input's float type
+    np.rint(scaled, out=scaled)
+    np.maximum(scaled, -32768, out=scaled)
+    np.minimum(scaled, 32767, out=scaled)
+    return scaled.astype(np.int16)
+
+
+_INT16_SCALE = np.float32(1.0 / 32768.0)
+"""A power of two: multiplying by it is exactly dividing by 32768."""
 
 
 def to_float32(samples: NDArray[np.int16]) -> Float32Audio:
-    return (samples.astype(np.float32) / 32768.0).astype(np.float32)
+    out: Float32Audio = samples.astype(np.float32) * _INT16_SCALE
+    return out
 
 
 def samples_to_ns(samples: int, sample_rate: int = SAMPLE_RATE) -> int:

@@ -88,13 +88,17 @@ class Playout:
         return any(c.end > self._rendered and (tag is None or c.tag == tag) for c in self._clips)
 
     def render(self) -> Float32Audio:
+        """The next frame (read-only: a silent frame is one shared array)."""
         start, end = self._rendered, self._rendered + FRAME_SAMPLES
-        frame = np.zeros(FRAME_SAMPLES, dtype=np.float32)
+        frame = _SILENT_F32
         for clip in self._clips:
             lo, hi = max(start, clip.start), min(end, clip.end)
             if lo < hi:
+                if frame is _SILENT_F32:
+                    frame = np.zeros(FRAME_SAMPLES, dtype=np.float32)
                 frame[lo - start : hi - start] += clip.samples[lo - clip.start : hi - clip.start]
-        self._clips = [c for c in self._clips if c.end > end]
+        if any(c.end <= end for c in self._clips):
+            self._clips = [c for c in self._clips if c.end > end]
         self._rendered = end
         if self._record:
             self._sent.append(frame)
@@ -105,6 +109,10 @@ class Playout:
             return np.zeros(0, dtype=np.float32)
         return np.concatenate(self._sent)
 
+
+_SILENT_F32 = np.zeros(FRAME_SAMPLES, dtype=np.float32)
+_SILENT_F32.setflags(write=False)
+_SILENT_S16 = bytes(2 * FRAME_SAMPLES)
 
 OPUS_BITRATE = 64_000
 """Mono speech at 64 kb/s is transparent enough for PESQ to measure the path, not the codec."""
@@ -127,7 +135,11 @@ class PacedAudioTrack(MediaStreamTrack):
 
     The frame is Opus-encoded here, in the event loop (about 0.2 ms), and handed over
     as a packet: aiortc would otherwise encode in its thread pool, and the GIL
-    ping-pong with those threads delays the loop once a few calls share it.
+    ping-pong with those threads delays the loop once a few calls share it. One
+    ``AudioFrame`` is refilled for every frame (the encoder has consumed the previous
+    one when ``encode`` returns; ``tests/webrtc/test_playout.py`` holds the packets
+    identical to fresh frames), which with the silent-frame shortcut keeps the Python
+    work per frame small: it is paid 50 times a second by every call.
     """
 
     kind = "audio"
@@ -148,6 +160,9 @@ class PacedAudioTrack(MediaStreamTrack):
         self.handoff_errors_ns: list[int] = []
         self._frame = 0
         self._encoder = opus_encoder()
+        self._audio = AudioFrame(format="s16", layout="mono", samples=FRAME_SAMPLES)
+        self._audio.sample_rate = SAMPLE_RATE
+        self._audio.time_base = _TIME_BASE
 
     @property
     def late_frames(self) -> int:
@@ -163,12 +178,10 @@ class PacedAudioTrack(MediaStreamTrack):
                 self._on_start(self.origin_ns)
         slot = self.origin_ns + n * FRAME_NS
         await self._clock.sleep_until(slot)
-        samples = to_int16(self.playout.render())
-        frame = AudioFrame.from_ndarray(samples[None, :], format="s16", layout="mono")
-        frame.sample_rate = SAMPLE_RATE
-        frame.pts = n * FRAME_SAMPLES
-        frame.time_base = _TIME_BASE
-        packets = self._encoder.encode(frame)
+        rendered = self.playout.render()
+        self._audio.planes[0].update(_SILENT_S16 if rendered is _SILENT_F32 else to_int16(rendered).tobytes())
+        self._audio.pts = n * FRAME_SAMPLES
+        packets = self._encoder.encode(self._audio)
         self.handoff_errors_ns.append(self._clock.monotonic_ns() - slot)
         self._frame = n + 1
         packet = Packet(b"".join(bytes(p) for p in packets[:1]))

@@ -324,12 +324,14 @@ def send_timing(frames: Sequence[EncodedFrame], clocks: Clocks) -> SendTiming | 
         slope, intercept = 20e6, 0.0
     err = wire - (intercept + slope * slots)
     ms = np.maximum(err - float(np.percentile(err, 1)), 0.0) / 1e6
+    gaps = np.diff(wire) / 1e6  # frames leave in order; a gap is silence on the wire
     return SendTiming(
         frames=len(frames),
         late_frames=int(np.count_nonzero(ms > 5.0)),
         error_p50_ms=float(np.percentile(ms, 50)),
         error_p99_ms=float(np.percentile(ms, 99)),
         error_max_ms=float(ms.max()),
+        max_gap_ms=float(gaps.max()) if gaps.size else None,
     )
 
 
