@@ -1,4 +1,4 @@
-"""What ``voice-harness run``, ``rescore`` and ``demo`` do, behind the CLI's option parsing.
+"""What ``voice-harness run`` and ``demo`` do, behind the CLI's option parsing.
 
 Loads the inputs (corpus, scenarios, endpoints), plans, executes with a progress bar,
 summarises, and writes the run folder; bad inputs become recorded failures (scenario
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -29,18 +29,9 @@ from harness.gate import GateError, check_gate_inputs, finish_run
 from harness.records import CallerKind, CallResult, EndpointSpec, MetricSummary, SegmentationParams
 from harness.runner import execute, open_callers, plan
 from harness.scenario.loader import load_all
-from harness.scoring import score_call
 from harness.slo.rules import SloFile
 from harness.stats.percentiles import summarize
-from harness.store.run_folder import (
-    RunFolder,
-    RunFolderError,
-    iter_call_dirs,
-    load_recording,
-    load_scenario,
-    read_results,
-    read_run_info,
-)
+from harness.store.run_folder import RunFolder, RunFolderError
 from harness.store.run_info import build_run_info, utc_now_iso
 
 SUMMARY_GROUPS = ("metric", "endpoint", "caller")
@@ -126,15 +117,15 @@ async def run_and_report(request: RunRequest, console: Console) -> int:
         ))
 
     info([], None)  # a killed run still leaves a readable run.json
-    console.print(f"run folder: {folder.path}")
+    console.print(f"run folder: {escape(str(folder.path))}")
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=False) as progress:
         task = progress.add_task("calls", total=len(run_plan.specs) + len(errors))
 
         def advance(result: CallResult) -> None:
             mark = "[green]ok[/green]" if result.ok else "[red]FAIL[/red]"
-            progress.console.print(f"  {mark} {result.spec_call_id}"
-                                   + (f"  ({result.failure.reason})" if result.failure else ""))
+            progress.console.print(f"  {mark} " + escape(
+                result.spec_call_id + (f"  ({result.failure.reason})" if result.failure else "")))
             progress.advance(task)
 
         async with open_callers(callers, corpus, request.caller_settings) as available:
@@ -143,7 +134,7 @@ async def run_and_report(request: RunRequest, console: Console) -> int:
     info(results, utc_now_iso())
     summary = summarize([m for r in results for m in r.measurements], by=SUMMARY_GROUPS)
     print_summary(console, summary, results)
-    console.print(f"\nrun folder: [bold]{folder.path}[/bold]")
+    console.print(f"\nrun folder: [bold]{escape(str(folder.path))}[/bold]")
     code = EXIT_OK if all(r.ok for r in results) else EXIT_FAILURES
     return finish_run(folder.path, code, console, slo=slo, baseline=request.baseline)
 
@@ -158,7 +149,7 @@ def print_summary(console: Console, summary: Sequence[MetricSummary], results: S
 
     for s in summary:
         ci = "-" if s.p50_ci is None else f"{s.p50_ci[0]:.1f}..{s.p50_ci[1]:.1f}"
-        table.add_row(s.metric, s.group, str(s.n), fmt(s.p50), fmt(s.p90), fmt(s.p95), fmt(s.p99),
+        table.add_row(escape(s.metric), escape(s.group), str(s.n), fmt(s.p50), fmt(s.p90), fmt(s.p95), fmt(s.p99),
                       fmt(s.max), ci)
     console.print(table)
     failed = [r for r in results if not r.ok]
@@ -167,28 +158,7 @@ def print_summary(console: Console, summary: Sequence[MetricSummary], results: S
         why = r.failure.reason if r.failure else "; ".join(
             f"{m.metric} turn {m.turn}: {m.reason or 'expectation failed'}" for m in r.measurements
             if m.passed is False)
-        console.print(f"  [red]FAIL[/red] {r.spec_call_id}: {why}")
-
-
-def rescore_run(run_dir: Path, console: Console) -> int:
-    """Re-analyse every saved call of a run and rewrite results.jsonl and the summary."""
-    try:
-        folder = RunFolder.open(run_dir)
-        previous_info = read_run_info(run_dir)
-    except (RunFolderError, OSError, ValueError) as exc:
-        raise UsageError(f"{run_dir} is not a run folder: {exc}") from None
-    results: list[CallResult] = []
-    for call_dir in iter_call_dirs(run_dir):
-        recording, caller, received = load_recording(call_dir, dtype="float32")
-        audio = np.asarray(received, dtype=np.float32)
-        results.append(score_call(recording, load_scenario(call_dir), audio,
-                                  caller_audio=np.asarray(caller, dtype=np.float32)))
-    kept = [m for m in read_results(run_dir) if m.call_id.startswith("invalid-")]
-    folder.replace_results([*kept, *(m for r in results for m in r.measurements)])
-    summary = summarize([m for r in results for m in r.measurements], by=SUMMARY_GROUPS)
-    folder.write_run_json(dataclasses.replace(previous_info, summary=tuple(summary)))
-    print_summary(console, summary, results)
-    return finish_run(run_dir, EXIT_OK if all(r.ok for r in results) else EXIT_FAILURES, console)
+        console.print("  [red]FAIL[/red] " + escape(f"{r.spec_call_id}: {why}"))
 
 
 async def demo(out: Path, suites: Sequence[Path], console: Console) -> int:

@@ -78,14 +78,9 @@ def run_command(
 @app.command("rescore")
 def rescore_command(run_dir: Annotated[Path, typer.Argument(help="A run folder.")]) -> None:
     """Recompute every measurement from the saved recordings (no new calls)."""
-    from harness.session import UsageError, rescore_run
+    from harness.rescore import rescore_run
 
-    try:
-        code = rescore_run(run_dir, console)
-    except UsageError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(EXIT_USAGE) from None
-    raise typer.Exit(code)
+    raise typer.Exit(rescore_run(run_dir, console))
 
 
 @app.command("demo")

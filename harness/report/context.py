@@ -15,15 +15,15 @@ from pathlib import Path
 from harness.records import CallRecording, Measurement, Scenario, Verdict
 from harness.slo.baseline import MetricRow
 from harness.store.run_folder import (
-    RECORDING_JSON,
     RunFolderError,
     iter_call_dirs,
     load_scenario,
+    read_recording,
     read_results,
     read_run_info,
 )
 from harness.store.run_info import RunInfo
-from harness.store.serialize import SerializationError, from_json
+from harness.store.serialize import SerializationError
 
 __all__ = ["CallEntry", "ReportContext", "read_context"]
 
@@ -90,7 +90,7 @@ def read_context(
         scn: Scenario | None = None
         error = ""
         try:
-            rec = from_json(CallRecording, (call_dir / RECORDING_JSON).read_bytes())
+            rec = read_recording(call_dir)
             scn = load_scenario(call_dir) if (call_dir / "scenario.json").is_file() else None
         except (RunFolderError, SerializationError, OSError) as exc:
             error = f"{call_dir}: {exc}"

@@ -1,0 +1,75 @@
+"""Reading a file the user named, without trusting what kind of file it is or how big.
+
+Every input file (scenario YAML, SLO and endpoints TOML, corpus transcripts, a run
+folder's JSON) is read through :func:`read_regular_file`: a FIFO or a device given as a
+path would block ``read()`` forever or never end, and a multi-gigabyte file where a page
+of text is expected would exhaust memory. Both become an ``OSError`` whose ``strerror``
+says what is wrong, so the existing "cannot read file: ..." messages name it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+
+__all__ = ["FileTooLarge", "NotARegularFile", "read_regular_file", "read_regular_text"]
+
+
+class NotARegularFile(OSError):
+    """A FIFO, socket, device or directory where a file's content was expected."""
+
+
+class FileTooLarge(OSError):
+    """A file larger than the reader's limit for that kind of input."""
+
+
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def read_regular_file(path: Path, *, max_bytes: int) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``max_bytes``.
+
+    The file is opened non-blocking, so a FIFO without a writer does not hang the open,
+    and its type is checked on the open descriptor (no race with a swapped path).
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotARegularFile(errno.EINVAL, f"is {_kind(info.st_mode)}, not a regular file")
+        if info.st_size > max_bytes:
+            raise FileTooLarge(
+                errno.EFBIG, f"is {info.st_size} bytes; the limit for this file is {max_bytes}"
+            )
+        chunks: list[bytes] = []
+        remaining = max_bytes + 1  # one byte more than allowed tells a file that grew
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        data = b"".join(chunks)
+        if len(data) > max_bytes:
+            raise FileTooLarge(errno.EFBIG, f"is larger than the limit for this file ({max_bytes} bytes)")
+        return data
+    finally:
+        os.close(fd)
+
+
+def read_regular_text(path: Path, *, max_bytes: int) -> str:
+    """:func:`read_regular_file` decoded as UTF-8 (``UnicodeDecodeError`` if it is not)."""
+    return read_regular_file(path, max_bytes=max_bytes).decode("utf-8")
