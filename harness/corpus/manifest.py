@@ -15,9 +15,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.corpus.errors import ManifestError, describe_validation_error
+from harness.safe_io import read_regular_text
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_SCHEMA_VERSION = 1
+
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+"""A manifest of 100,000 items is ~40 MB; more is not one."""
 
 InputValue = str | int | float | bool | None
 
@@ -97,13 +101,15 @@ class Manifest(_Strict):
 
 def read_manifest(path: Path) -> Manifest:
     try:
-        raw = path.read_text(encoding="utf-8")
+        raw = read_regular_text(path, max_bytes=MAX_MANIFEST_BYTES)
     except FileNotFoundError:
         raise ManifestError(f"{path}: no corpus manifest here") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ManifestError(f"{path}: cannot read corpus manifest ({exc})") from None
     try:
         data = json.loads(raw)
+    except RecursionError:
+        raise ManifestError(f"{path}: corrupt corpus manifest (JSON nested too deeply)") from None
     except json.JSONDecodeError as exc:
         raise ManifestError(f"{path}: corrupt corpus manifest (not JSON: {exc})") from None
     if not isinstance(data, dict):
