@@ -13,8 +13,17 @@ import errno
 import os
 import stat
 from pathlib import Path
+from typing import TypeVar
 
-__all__ = ["FileTooLarge", "NotARegularFile", "read_regular_file", "read_regular_text"]
+T = TypeVar("T")
+
+__all__ = [
+    "FileTooLarge",
+    "NotARegularFile",
+    "read_regular_file",
+    "read_regular_text",
+    "utf8_safe",
+]
 
 
 class NotARegularFile(OSError):
@@ -73,3 +82,23 @@ def read_regular_file(path: Path, *, max_bytes: int) -> bytes:
 def read_regular_text(path: Path, *, max_bytes: int) -> str:
     """:func:`read_regular_file` decoded as UTF-8 (``UnicodeDecodeError`` if it is not)."""
     return read_regular_file(path, max_bytes=max_bytes).decode("utf-8")
+
+
+def utf8_safe(obj: T) -> T:
+    """``obj`` (a JSON-like value) with every string encodable as UTF-8.
+
+    ``json.loads`` turns ``"\\ud800"`` from an endpoint's message into a lone surrogate,
+    which no UTF-8 file can hold: writing it would fail mid-run. Such characters become
+    ``?``; every other string is returned as it is.
+    """
+    if isinstance(obj, str):
+        try:
+            obj.encode("utf-8")
+        except UnicodeEncodeError:
+            return obj.encode("utf-8", "replace").decode("utf-8")  # type: ignore[return-value]
+        return obj
+    if isinstance(obj, list):
+        return [utf8_safe(v) for v in obj]  # type: ignore[return-value]
+    if isinstance(obj, dict):
+        return {utf8_safe(k): utf8_safe(v) for k, v in obj.items()}  # type: ignore[return-value]
+    return obj

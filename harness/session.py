@@ -174,7 +174,7 @@ async def demo(out: Path, suites: Sequence[Path], console: Console) -> int:
     t0 = time.monotonic()
     console.print("building the corpus (cached after the first time) ...")
     corpus = default_corpus(build=True)
-    console.print(f"corpus: {len(corpus)} items at {corpus.root} ({time.monotonic() - t0:.1f} s)")
+    console.print(escape(f"corpus: {len(corpus)} items at {corpus.root} ({time.monotonic() - t0:.1f} s)"))
     console.print("starting the reference agents (the tts agent loads Whisper and Piper) ...")
     with AgentProcess(["--delay", "300"]) as echo, AgentProcess(["--mode", "tts"]) as tts:
         echo_url, tts_url = f"openai-realtime+{echo.url}", f"openai-realtime+{tts.url}"
@@ -197,6 +197,6 @@ def _demo_callers(console: Console) -> list[str]:
     try:
         find_chromium()
     except ChromiumNotFound as exc:
-        console.print(f"[yellow]browser caller skipped:[/yellow] {exc}")
+        console.print(f"[yellow]browser caller skipped:[/yellow] {escape(str(exc))}")
         return ["aiortc"]
     return ["aiortc", "browser"]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from harness.console import make_console
 from harness.endpoints.config import (
     DEFAULT_CONFIG,
     EndpointConfigError,
@@ -39,8 +39,7 @@ endpoints_app = typer.Typer(
 
 
 def _console(stderr: bool = False) -> Console:
-    stream = sys.stderr if stderr else sys.stdout
-    return Console(stderr=stderr, width=None if stream.isatty() else 160)
+    return make_console(stderr=stderr)
 
 
 def _usage_error(message: str) -> typer.Exit:

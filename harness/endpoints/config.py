@@ -29,7 +29,7 @@ from pydantic import (
 )
 
 from harness.records import Dialect, EndpointSpec, JSONValue
-from harness.redact import SecretRedactor, redact
+from harness.redact import SecretRedactor, redact, register_secret_env
 
 DEFAULT_CONFIG = Path("endpoints.toml")
 """Looked up in the working directory when no config file is given."""
@@ -145,6 +145,7 @@ def load_endpoints(path: Path) -> dict[str, EndpointSpec]:
         except ValidationError as exc:
             problems.append(_describe(path, ("endpoints", name), exc))
             continue
+        register_secret_env(parsed.api_key_env)
         specs[name] = EndpointSpec(
             name=name,
             dialect=parsed.dialect,
@@ -262,5 +263,10 @@ def require_api_key(spec: EndpointSpec) -> str:
 
 
 def endpoint_redactor(specs: Iterable[EndpointSpec]) -> SecretRedactor:
-    """A redactor knowing the current keys of these endpoints."""
-    return SecretRedactor(key for spec in specs if (key := api_key(spec)) is not None)
+    """A redactor knowing the current keys of these endpoints (and the environment's)."""
+    specs = list(specs)
+    for spec in specs:
+        register_secret_env(spec.api_key_env)
+    return SecretRedactor(
+        key for spec in specs if (key := api_key(spec)) is not None
+    ).add_environment()

@@ -2,6 +2,9 @@
 
 Each writer (junit, allure, html, markdown) is a function of this record, so the
 reports agree with each other and are rebuilt from disk alone (``voice-harness report``).
+Every string is redacted as it is read (the environment's keys and those of the run's
+endpoints, plus credential shapes), so a folder written before redaction at the sink,
+or by another tool, still never puts a key in a report.
 A call folder that cannot be read (a run killed mid-write) is listed as unreadable
 and the rest of the report is still written.
 """
@@ -13,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.records import CallRecording, Measurement, Scenario, Verdict
+from harness.redact import SecretRedactor
 from harness.slo.baseline import MetricRow
 from harness.store.run_folder import (
     RunFolderError,
@@ -72,12 +76,15 @@ def read_context(
 ) -> ReportContext:
     problems: list[str] = []
     info: RunInfo | None
+    redactor = SecretRedactor.from_environment()
     try:
-        info = read_run_info(run_dir)
+        plain = read_run_info(run_dir)
+        redactor.add_environment(e.api_key_env for e in plain.endpoints if e.api_key_env)
+        info = read_run_info(run_dir, redactor)
     except RunFolderError as exc:
         info = None
-        problems.append(str(exc))
-    measurements = tuple(read_results(run_dir))
+        problems.append(redactor(str(exc)))
+    measurements = tuple(read_results(run_dir, redactor))
     by_call: dict[str, list[Measurement]] = {}
     for m in measurements:
         by_call.setdefault(m.call_id, []).append(m)
@@ -90,10 +97,10 @@ def read_context(
         scn: Scenario | None = None
         error = ""
         try:
-            rec = read_recording(call_dir)
-            scn = load_scenario(call_dir) if (call_dir / "scenario.json").is_file() else None
+            rec = read_recording(call_dir, redactor)
+            scn = load_scenario(call_dir, redactor) if (call_dir / "scenario.json").is_file() else None
         except (RunFolderError, SerializationError, OSError) as exc:
-            error = f"{call_dir}: {exc}"
+            error = redactor(str(exc))
             problems.append(error)
         calls.append(CallEntry(call_id=cid, path=call_dir, recording=rec, scenario=scn,
                                measurements=tuple(by_call.get(cid, ())), error=error))

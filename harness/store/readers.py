@@ -16,7 +16,8 @@ from typing import Literal, TypeVar
 import soundfile as sf
 
 from harness.records import SCHEMA_VERSION, CallRecording, Measurement, Scenario
-from harness.safe_io import read_regular_file
+from harness.redact import SecretRedactor
+from harness.safe_io import read_regular_file, utf8_safe
 from harness.store.layout import (
     CALLS_DIR,
     RECORDING_JSON,
@@ -57,11 +58,12 @@ T = TypeVar("T")
 
 
 
-def read_results(run_dir: Path) -> list[Measurement]:
+def read_results(run_dir: Path, redactor: SecretRedactor | None = None) -> list[Measurement]:
     """Every measurement in results.jsonl, in file order.
 
     An unterminated last line is what a crash mid-append leaves; it is skipped. Any
-    other bad line is an error naming the file and line.
+    other bad line is an error naming the file and line, and so is a metric whose unit
+    differs from its first line's (no statistic can mix milliseconds and seconds).
     """
     path = run_dir / RESULTS_JSONL
     try:
@@ -71,28 +73,42 @@ def read_results(run_dir: Path) -> list[Measurement]:
     lines = raw.split(b"\n")
     torn_tail = lines[-1] != b""
     out: list[Measurement] = []
+    units: dict[str, tuple[str, int]] = {}
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            out.append(from_json_obj(Measurement, json.loads(line)))
+            obj = json.loads(line)
+            if redactor is not None and isinstance(obj, dict):
+                obj = utf8_safe(redactor.redact_obj(obj))
+            m = from_json_obj(Measurement, obj)
         except RecursionError:
             raise RunFolderError(f"{path}:{number}: JSON nested too deeply") from None
         except (ValueError, SerializationError) as exc:
             if torn_tail and number == len(lines):
                 break
             raise RunFolderError(f"{path}:{number}: {exc}") from None
+        unit, first = units.setdefault(m.metric, (m.unit, number))
+        if m.unit != unit:
+            raise RunFolderError(
+                f"{path}:{number}: field 'unit': metric {m.metric!r} is in {m.unit!r} here but "
+                f"in {unit!r} on line {first}"
+            )
+        out.append(m)
     return out
 
 
-def read_run_info(run_dir: Path) -> RunInfo:
-    return _read_json_record(run_dir / RUN_JSON, RunInfo)
+def read_run_info(run_dir: Path, redactor: SecretRedactor | None = None) -> RunInfo:
+    return _read_json_record(run_dir / RUN_JSON, RunInfo, redactor)
 
 
-def read_recording(call_dir: Path) -> CallRecording:
-    """A call's recording.json, checked against the limits of a real call (no audio read)."""
+def read_recording(call_dir: Path, redactor: SecretRedactor | None = None) -> CallRecording:
+    """A call's recording.json, checked against the limits of a real call (no audio read).
+
+    ``redactor``: for display (reports), every string is scrubbed as it is read (and
+    made UTF-8-encodable)."""
     path = call_dir / RECORDING_JSON
-    recording = _read_json_record(path, CallRecording)
+    recording = _read_json_record(path, CallRecording, redactor)
     try:
         check_recording(recording)
         for field in ("caller_wav", "received_wav"):
@@ -114,8 +130,8 @@ def load_recording(
     return recording, caller, received
 
 
-def load_scenario(call_dir: Path) -> Scenario:
-    return _read_json_record(call_dir / SCENARIO_JSON, Scenario)
+def load_scenario(call_dir: Path, redactor: SecretRedactor | None = None) -> Scenario:
+    return _read_json_record(call_dir / SCENARIO_JSON, Scenario, redactor)
 
 
 def load_texts(call_dir: Path) -> dict[str, str] | None:
@@ -152,12 +168,14 @@ def _read_json(path: Path) -> object:
         raise RunFolderError(f"{path}: not JSON: {exc}") from None
 
 
-def _read_json_record(path: Path, cls: type[T]) -> T:
+def _read_json_record(path: Path, cls: type[T], redactor: SecretRedactor | None = None) -> T:
     obj = _read_json(path)
     if not isinstance(obj, dict):
         raise RunFolderError(f"{path}: expected a JSON object, got {type(obj).__name__}")
     try:
-        return from_json_obj(cls, obj)
+        cleaned = utf8_safe(redactor.redact_obj(obj)) if redactor is not None else obj
+        assert isinstance(cleaned, dict)
+        return from_json_obj(cls, cleaned)
     except SerializationError as exc:
         raise RunFolderError(f"{path}: {exc}") from None
     except RecursionError:

@@ -34,7 +34,8 @@ import numpy.typing as npt
 import soundfile as sf
 
 from harness.records import SCHEMA_VERSION, CallRecording, JSONValue, Measurement, Scenario
-from harness.redact import SecretRedactor
+from harness.redact import SecretRedactor, register_secret_env
+from harness.safe_io import utf8_safe
 from harness.store.layout import (
     CALLS_DIR,
     MIX_WAV,
@@ -97,8 +98,9 @@ class RunFolder:
 
     def __init__(self, path: Path, *, redactor: SecretRedactor | None = None) -> None:
         self.path = path
-        self.redactor = redactor
-        """Applied to every string written (endpoint text can echo credentials)."""
+        self.redactor = (redactor or SecretRedactor()).add_environment()
+        """Applied to every string written (endpoint text can echo credentials): it knows
+        the environment's keys, and learns each endpoint's ``api_key_env`` from run.json."""
 
     @classmethod
     def create(
@@ -129,7 +131,10 @@ class RunFolder:
         """An existing run folder (to resume, rescore or add results from another process)."""
         if not path.is_dir():
             raise RunFolderError(f"{path}: no such run folder")
-        return cls(path, redactor=redactor)
+        folder = cls(path, redactor=redactor)
+        with contextlib.suppress(RunFolderError):  # a run.json not written yet names no key
+            folder._learn_keys(read_run_info(path))
+        return folder
 
     @property
     def run_id(self) -> str:
@@ -228,7 +233,11 @@ class RunFolder:
         return len(lines)
 
     def write_run_json(self, info: RunInfo) -> Path:
-        """Write (or replace) run.json atomically: readers see the old or the new, never half."""
+        """Write (or replace) run.json atomically: readers see the old or the new, never half.
+
+        The endpoints it names teach the folder's redactor their keys, so everything
+        written after the first run.json (every call) is scrubbed of them."""
+        self._learn_keys(info)
         self._write_json(self.run_json_path, to_json_obj(info), indent=2)
         return self.run_json_path
 
@@ -237,8 +246,15 @@ class RunFolder:
 
     # --------------------------------------------------------------- helpers
 
+    def _learn_keys(self, info: RunInfo) -> None:
+        names = [spec.api_key_env for spec in info.endpoints if spec.api_key_env]
+        for name in names:
+            register_secret_env(name)
+        self.redactor.add_environment(names)
+
     def _clean(self, obj: dict[str, Any]) -> JSONValue:
-        return self.redactor.redact_obj(obj) if self.redactor is not None else obj
+        """Redacted, and UTF-8-encodable (a lone surrogate from an endpoint must not stop a run)."""
+        return utf8_safe(self.redactor.redact_obj(obj))
 
     def _json_line(self, obj: dict[str, Any]) -> str:
         text = json.dumps(
