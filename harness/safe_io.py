@@ -12,14 +12,18 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import tomllib
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 __all__ = [
+    "MAX_TOML_DEPTH",
     "FileTooLarge",
     "NotARegularFile",
+    "TomlInputError",
+    "parse_toml",
     "read_regular_file",
     "read_regular_text",
     "utf8_safe",
@@ -102,3 +106,43 @@ def utf8_safe(obj: T) -> T:
     if isinstance(obj, dict):
         return {utf8_safe(k): utf8_safe(v) for k, v in obj.items()}  # type: ignore[return-value]
     return obj
+
+
+MAX_TOML_DEPTH = 32
+"""No harness TOML file (endpoints, SLOs) nests more than a few tables deep."""
+
+
+class TomlInputError(ValueError):
+    """TOML that cannot be used: syntax, a number too long to convert, too deep a nesting."""
+
+
+def _depth(obj: object, limit: int) -> int:
+    """Nesting depth of a parsed value, walked without recursion (it may be very deep)."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(obj, 0)]
+    while stack:
+        value, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+    return deepest
+
+
+def parse_toml(text: str, *, max_depth: int = MAX_TOML_DEPTH) -> dict[str, Any]:
+    """``tomllib.loads`` with its other failures (RecursionError on deep nesting,
+    ValueError on a 5,000-digit integer) and an excessive nesting depth as one error."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise TomlInputError(f"TOML syntax error: {exc}") from None
+    except RecursionError:
+        raise TomlInputError(f"nested too deeply (at most {max_depth} levels)") from None
+    except ValueError as exc:  # int() refusing thousands of digits
+        raise TomlInputError(f"invalid value: {exc}") from None
+    if _depth(data, max_depth) > max_depth:
+        raise TomlInputError(f"nested too deeply (at most {max_depth} levels)")
+    return data
