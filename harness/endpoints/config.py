@@ -115,13 +115,20 @@ class _EndpointsFile(BaseModel):
 def load_endpoints(path: Path) -> dict[str, EndpointSpec]:
     """Every endpoint in a TOML file, by name; ``EndpointConfigError`` lists all problems."""
     try:
-        raw = parse_toml(read_regular_text(path, max_bytes=MAX_ENDPOINTS_BYTES))
+        text = read_regular_text(path, max_bytes=MAX_ENDPOINTS_BYTES)
     except FileNotFoundError:
         raise EndpointConfigError(f"{path}: no such file") from None
     except OSError as exc:
         raise EndpointConfigError(f"{path}: cannot read file: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise EndpointConfigError(f"{path}: cannot read file: not UTF-8 text ({exc.reason})") from None
+    return parse_endpoints(text, path)
+
+
+def parse_endpoints(text: str, path: Path) -> dict[str, EndpointSpec]:
+    """``load_endpoints`` of text already read (``path`` names it in messages)."""
+    try:
+        raw = parse_toml(text)
     except TomlInputError as exc:
         raise EndpointConfigError(f"{path}: {exc}") from None
 

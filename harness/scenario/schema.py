@@ -58,10 +58,29 @@ def _check_name(name: str) -> str:
     return name
 
 
+_COUNTED_REPEAT = regex.compile(r"\{\s*(\d*)\s*(?:,\s*(\d*)\s*)?\}")
+MAX_REPEAT_PRODUCT = 1_000
+"""The ``regex`` engine unrolls counted repeats when it compiles: ``a{4294967294}`` or
+``(a{100}){100}`` would take gigabytes before any time limit applies. The product of all
+counts in a pattern is bounded instead (a vetted subset of the syntax)."""
+
+
+def _check_repeats(pattern: str) -> None:
+    product = 1
+    for low, high in _COUNTED_REPEAT.findall(pattern):
+        product *= max(1, int(high or low or "0"))
+        if product > MAX_REPEAT_PRODUCT:
+            raise ValueError(
+                f"counted repeats ({{n}}, {{n,m}}) multiply to more than {MAX_REPEAT_PRODUCT} in "
+                f"{pattern!r}; use + or * instead"
+            )
+
+
 def _check_keyword(keyword: str) -> str:
     if not keyword.strip():
         raise ValueError("must not be empty")
     if keyword.startswith("re:"):
+        _check_repeats(keyword[3:])
         # The regex engine the reply is matched with (harness.asr.text): same syntax, and
         # a time limit on matching, so a catastrophic pattern cannot stall scoring.
         try:

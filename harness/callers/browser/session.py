@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import secrets
 import struct
 import time
@@ -67,9 +68,12 @@ def parse_heard(body: bytes) -> HeardBlock | None:
     if len(body) < 8:
         return None
     (start,) = struct.unpack_from("<d", body, 0)
+    if not math.isfinite(start):
+        return None
     usable = (len(body) - 8) // 4 * 4
     samples = np.frombuffer(body[8 : 8 + usable], dtype="<f4").astype(np.float32)
-    return HeardBlock(start_frame=round(start), samples=samples)
+    # Non-finite samples would make the call's heard.wav unwritable (and the call lost).
+    return HeardBlock(start_frame=round(start), samples=np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0))
 
 
 @dataclass(slots=True)
@@ -172,7 +176,7 @@ class PageSession:
     def _on_text(self, data: str, now_ns: int) -> None:
         try:
             msg = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             self.evidence.malformed += 1
             return
         if not isinstance(msg, dict):
