@@ -202,3 +202,13 @@ def test_audio_declaring_an_absurd_length_is_refused(recordings: Path, tmp_path:
     (recordings / "slow.txt").write_text("slow")
     with pytest.raises(CorpusImportError, match=r"slow.wav: 300000 samples at 1 Hz is not a recording"):
         run_import(recordings, tmp_path / "out")
+
+
+@pytest.mark.timeout(60)
+def test_a_fifo_in_place_of_a_corpus_wav_is_rebuilt_not_waited_on(recordings: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run_import(recordings, out)
+    (out / "audio" / "hello.wav").unlink()
+    os.mkfifo(out / "audio" / "hello.wav")  # the cache check hashes every WAV: it must not block
+    outcome = run_import(recordings, out)
+    assert not outcome.cached and (out / "audio" / "hello.wav").is_file()
