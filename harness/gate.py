@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from harness.exit_codes import EXIT_GATE_FAILED, EXIT_USAGE
+from harness.exit_codes import EXIT_GATE_FAILED, EXIT_OK, EXIT_USAGE
 from harness.fmt import fmt_value
 from harness.records import Verdict, VerdictStatus
 from harness.report.write import ReportPaths, ReportSettings, write_reports
@@ -147,7 +147,7 @@ def compare_table(
     table.add_column("metric")
     table.add_column("group")
     table.add_column("stat")
-    labels = [_run_label(p) for p in runs]
+    labels = [escape(_run_label(p)) for p in runs]
     table.add_column(f"{labels[0]} (n)", justify="right")
     for label in labels[1:]:
         table.add_column(f"{label} (n)", justify="right")
@@ -218,19 +218,20 @@ def finish_run(
     """Write every report of a finished run and fold the gate into the exit code.
 
     A report that cannot be written is an error message, not a lost run: the run
-    folder's results stand and the exit code still reflects the calls.
+    folder's results stand and the exit code still reflects the calls (never 0, though:
+    a CI step must not pass without its reports).
     """
     try:
         paths = gate_and_report(run_dir, slo=slo, baseline=baseline, include_disturbed=include_disturbed)
     except GateError as exc:
-        console.print(f"[red]gate error:[/red] {exc}")
+        console.print(f"[red]gate error:[/red] {escape(str(exc))}")
         return EXIT_USAGE
     except (OSError, ValueError, RunFolderError) as exc:
-        console.print(f"[red]could not write the reports:[/red] {exc}")
-        return code
+        console.print(f"[red]could not write the reports:[/red] {escape(str(exc))}")
+        return EXIT_USAGE if code == EXIT_OK else code  # missing reports are never a success
     if slo is not None or baseline is not None:
         print_verdicts(console, paths.verdicts)
-    console.print(f"report: {paths.html}")
+    console.print(f"report: {escape(str(paths.html))}")
     if paths.gate_failed:
         console.print("[red]gate failed[/red] (exit code 3)")
         return EXIT_GATE_FAILED

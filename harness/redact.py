@@ -2,18 +2,45 @@
 
 It lives apart from the endpoint configuration because every sink the harness writes
 to (run folder, reports, console, logs) passes through it, not only endpoint code.
+
+Which values are secret: every key named by an endpoint's ``api_key_env`` (endpoint
+loading registers the variable's *name* here, :func:`register_secret_env`), and the
+value of any environment variable whose name says it holds a credential
+(``*_API_KEY``, ``*_TOKEN``, ``*_SECRET``, ``*PASSWORD*``), read when a sink asks
+(:meth:`SecretRedactor.add_environment`), so a key set after start-up is known too.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import quote
 
 from harness.records import JSONValue
 
 MIN_SECRET_LENGTH = 4
 """Shorter values are not real credentials, and scrubbing them would mangle every text."""
+
+MIN_GUESSED_SECRET_LENGTH = 8
+"""For variables that are secret by their name only: short values (``1``, ``true``) are
+settings, and replacing them everywhere would garble every report."""
+
+SECRET_ENV_NAME = re.compile(
+    r"(?i)(api[_-]?key|token|secret|passw(or)?d|credential|private[_-]?key)"
+)
+"""Environment variable names that hold credentials (``OPENAI_API_KEY``, ``HF_TOKEN``)."""
+
+_SECRET_ENV_NAMES: set[str] = set()
+"""Names of the variables endpoints read their keys from (``api_key_env``), process-wide."""
+
+
+def register_secret_env(name: str | None) -> None:
+    """Remember that the variable ``name`` holds a key, so every sink redacts its value."""
+    if name:
+        _SECRET_ENV_NAMES.add(name)
 
 _CREDENTIAL_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
     # Authorization header values.
@@ -34,10 +61,13 @@ _CREDENTIAL_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\beyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*"), "***"),
     # user:password@ in URLs.
     (re.compile(r"(://)[^/\s:@]+:[^/\s@]+@"), r"\1***@"),
+    # Cookies echoed back in a header dump.
+    (re.compile(r"(?i)(\b(?:set-)?cookie[\"']?\s*+[:=]\s*+)(?!\*\*\*)[^\r\n\"']+"), r"\1***"),
     # key=value / "key": "value" for credential-like key names (query strings, JSON, logs).
     (
         re.compile(
-            r"(?i)((?<![A-Za-z0-9])(?:[a-z]+_)?(?:api[_\-]?key|key|token|secret|password)"
+            r"(?i)((?<![A-Za-z0-9])(?:[a-z]+[_\-])?"
+            r"(?:api[_\-]?key|key|token|secret|password|passwd|pwd|auth|sig|signature|credentials?)"
             r"[\"']?\s*[:=]\s*[\"']?)(?!\*\*\*)[^\s\"'&,;}]+"
         ),
         r"\1***",
@@ -71,6 +101,21 @@ class SecretRedactor:
             if len(form) >= MIN_SECRET_LENGTH:
                 self._secrets.add(form)
 
+    def add_environment(self, names: Iterable[str] = ()) -> SecretRedactor:
+        """Learn the current values of the registered key variables, of ``names``, and of
+        every variable whose name says it holds a credential; returns ``self``."""
+        named = {*_SECRET_ENV_NAMES, *names}
+        for name, value in os.environ.items():
+            guessed = SECRET_ENV_NAME.search(name) and len(value.strip()) >= MIN_GUESSED_SECRET_LENGTH
+            if name in named or guessed:
+                self.add(value)
+        return self
+
+    @classmethod
+    def from_environment(cls, names: Iterable[str] = ()) -> SecretRedactor:
+        """A redactor knowing every secret the environment holds (see :meth:`add_environment`)."""
+        return cls().add_environment(names)
+
     def __call__(self, text: str) -> str:
         return self.redact(text)
 
@@ -96,3 +141,50 @@ class SecretRedactor:
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` with these secret values and anything credential-shaped replaced by ``***``."""
     return SecretRedactor(secrets).redact(text)
+
+
+def _redact_record(record: logging.LogRecord, redactor: SecretRedactor) -> logging.LogRecord:
+    try:
+        message = record.getMessage()
+    except (TypeError, ValueError):  # a bad %-format in a library's call: keep the raw text
+        message = str(record.msg)
+    record.msg, record.args = redactor.redact(message), None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    if record.exc_text:
+        record.exc_text = redactor.redact(record.exc_text)
+    return record
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that formats each record once and redacts the result (for a
+    handler of one's own; :func:`install_log_redaction` covers every handler)."""
+
+    def __init__(self, redactor: SecretRedactor | None = None) -> None:
+        super().__init__()
+        self._redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        _redact_record(record, self._redactor or SecretRedactor.from_environment())
+        return True
+
+
+_installed: list[bool] = []
+
+
+def install_log_redaction() -> None:
+    """Redact every log record as it is created, whatever handler later writes it.
+
+    A record factory (not a handler filter) so that handlers added afterwards (the
+    agent's ``basicConfig``, pytest's capture) are covered too; records are only made
+    for enabled levels, so disabled debug logging costs nothing. Idempotent.
+    """
+    if _installed:
+        return
+    _installed.append(True)
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        return _redact_record(previous(*args, **kwargs), SecretRedactor.from_environment())
+
+    logging.setLogRecordFactory(factory)

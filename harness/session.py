@@ -1,4 +1,4 @@
-"""What ``voice-harness run``, ``rescore`` and ``demo`` do, behind the CLI's option parsing.
+"""What ``voice-harness run`` and ``demo`` do, behind the CLI's option parsing.
 
 Loads the inputs (corpus, scenarios, endpoints), plans, executes with a progress bar,
 summarises, and writes the run folder; bad inputs become recorded failures (scenario
@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -30,23 +29,16 @@ from harness.executors.base import Executor
 from harness.executors.local import LocalExecutor
 from harness.executors.scoring import PoolScorer
 from harness.executors.worker import WorkerConfig
-from harness.exit_codes import EXIT_FAILURES, EXIT_OK
-from harness.gate import GateError, check_gate_inputs, finish_run
-from harness.lifecycle import SUMMARY_GROUPS, CallFinished, RunDescription, RunLifecycle
+from harness.exit_codes import EXIT_FAILURES
+from harness.gate import GateError, check_gate_inputs
+from harness.lifecycle import CallFinished, RunDescription, RunLifecycle
 from harness.plan import plan
 from harness.records import CallerKind, CallResult, EndpointSpec, MetricSummary
 from harness.scenario.loader import load_all
-from harness.scoring import score_call
 from harness.slo.rules import SloFile
-from harness.stats.percentiles import summarize
 from harness.store.run_folder import (
     RunFolder,
     RunFolderError,
-    iter_call_dirs,
-    load_recording,
-    load_scenario,
-    read_results,
-    read_run_info,
 )
 from harness.validity import ValiditySettings
 
@@ -148,7 +140,7 @@ async def run_and_report(request: RunRequest, console: Console) -> int:
                                  validity=request.validity)
     lifecycle = RunLifecycle(folder, executor, PoolScorer(request.scoring_workers), corpus=corpus,
                              description=description, include_disturbed=request.include_disturbed)
-    console.print(f"run folder: {folder.path}")
+    console.print(f"run folder: {escape(str(folder.path))}")
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=False) as progress:
         task = progress.add_task("calls", total=len(run_plan.specs) + len(errors))
@@ -170,7 +162,7 @@ async def run_and_report(request: RunRequest, console: Console) -> int:
         finally:
             await lifecycle.aclose()
     print_summary(console, lifecycle.summary(), results)
-    console.print(f"\nrun folder: [bold]{folder.path}[/bold]")
+    console.print(f"\nrun folder: [bold]{escape(str(folder.path))}[/bold]")
     return lifecycle.finish(console, slo=slo, baseline=request.baseline)
 
 
@@ -184,7 +176,7 @@ def print_summary(console: Console, summary: Sequence[MetricSummary], results: S
 
     for s in summary:
         ci = "-" if s.p50_ci is None else f"{s.p50_ci[0]:.1f}..{s.p50_ci[1]:.1f}"
-        table.add_row(s.metric, s.group, str(s.n), fmt(s.p50), fmt(s.p90), fmt(s.p95), fmt(s.p99),
+        table.add_row(escape(s.metric), escape(s.group), str(s.n), fmt(s.p50), fmt(s.p90), fmt(s.p95), fmt(s.p99),
                       fmt(s.max), ci)
     console.print(table)
     failed = [r for r in results if not r.ok]
@@ -204,27 +196,6 @@ def print_summary(console: Console, summary: Sequence[MetricSummary], results: S
         console.print(f"  [yellow]DISTURBED[/yellow] {escape(r.spec_call_id)}: {escape(reasons)}")
 
 
-def rescore_run(run_dir: Path, console: Console) -> int:
-    """Re-analyse every saved call of a run and rewrite results.jsonl and the summary."""
-    try:
-        folder = RunFolder.open(run_dir)
-        previous_info = read_run_info(run_dir)
-    except (RunFolderError, OSError, ValueError) as exc:
-        raise UsageError(f"{run_dir} is not a run folder: {exc}") from None
-    results: list[CallResult] = []
-    for call_dir in iter_call_dirs(run_dir):
-        recording, caller, received = load_recording(call_dir, dtype="float32")
-        audio = np.asarray(received, dtype=np.float32)
-        results.append(score_call(recording, load_scenario(call_dir), audio,
-                                  caller_audio=np.asarray(caller, dtype=np.float32)))
-    kept = [m for m in read_results(run_dir) if m.call_id.startswith("invalid-")]
-    folder.replace_results([*kept, *(m for r in results for m in r.measurements)])
-    summary = summarize([m for r in results for m in r.measurements], by=SUMMARY_GROUPS)
-    folder.write_run_json(dataclasses.replace(previous_info, summary=tuple(summary)))
-    print_summary(console, summary, results)
-    return finish_run(run_dir, EXIT_OK if all(r.ok for r in results) else EXIT_FAILURES, console)
-
-
 async def demo(out: Path, suites: Sequence[Path], console: Console) -> int:
     """The README's main job: corpus, reference agents, the shipped suites, a report.
 
@@ -238,7 +209,7 @@ async def demo(out: Path, suites: Sequence[Path], console: Console) -> int:
     t0 = time.monotonic()
     console.print("building the corpus (cached after the first time) ...")
     corpus = default_corpus(build=True)
-    console.print(f"corpus: {len(corpus)} items at {corpus.root} ({time.monotonic() - t0:.1f} s)")
+    console.print(escape(f"corpus: {len(corpus)} items at {corpus.root} ({time.monotonic() - t0:.1f} s)"))
     console.print("starting the reference agents (the tts agent loads Whisper and Piper) ...")
     with AgentProcess(["--delay", "300"]) as echo, AgentProcess(["--mode", "tts"]) as tts:
         echo_url, tts_url = f"openai-realtime+{echo.url}", f"openai-realtime+{tts.url}"
@@ -261,6 +232,6 @@ def _demo_callers(console: Console) -> list[str]:
     try:
         find_chromium()
     except ChromiumNotFound as exc:
-        console.print(f"[yellow]browser caller skipped:[/yellow] {exc}")
+        console.print(f"[yellow]browser caller skipped:[/yellow] {escape(str(exc))}")
         return ["aiortc"]
     return ["aiortc", "browser"]

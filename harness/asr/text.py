@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 import jiwer
+import regex
 
 __all__ = [
     "ContainsResult",
@@ -116,12 +117,19 @@ def cer(reference: str, hypothesis: str) -> float:
     return float(jiwer.cer(ref, hyp)) if hyp else 1.0
 
 
+REGEX_TIMEOUT_S = 0.25
+"""A ``re:`` pattern is scenario input: one that backtracks catastrophically
+(``(a+)+$``) is stopped after this long and counted as not found."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ContainsResult:
     """Which of the required keywords/regexes were found and which were missing."""
 
     found: tuple[str, ...]
     missing: tuple[str, ...]
+    timed_out: tuple[str, ...] = ()
+    """Regexes stopped after ``REGEX_TIMEOUT_S`` (also listed in ``missing``)."""
 
     @property
     def passed(self) -> bool:
@@ -132,20 +140,26 @@ def check_contains(transcript: str, required: tuple[str, ...] | list[str]) -> Co
     """Each item must occur: a keyword as whole words after normalisation, or a ``re:`` regex.
 
     Regexes run on the raw transcript case-insensitively (a regex author may want
-    punctuation or digits); keywords are normalised like the transcript, so
-    ``"Paris"`` matches "paris." and ``"4"`` matches "four".
+    punctuation or digits), with the ``regex`` engine and a time limit; keywords are
+    normalised like the transcript, so ``"Paris"`` matches "paris." and ``"4"`` matches
+    "four".
     """
     normal = f" {normalize_text(transcript)} "
     found: list[str] = []
     missing: list[str] = []
+    timed_out: list[str] = []
     for item in required:
         if item.startswith("re:"):
             try:
-                hit = re.search(item[3:], transcript, re.IGNORECASE) is not None
-            except re.error as exc:
+                hit = regex.search(item[3:], transcript, regex.IGNORECASE,
+                                   timeout=REGEX_TIMEOUT_S) is not None
+            except regex.error as exc:
                 raise ValueError(f"bad regex in contains: {item!r}: {exc}") from None
+            except TimeoutError:
+                hit = False
+                timed_out.append(item)
         else:
             key = normalize_text(item)
             hit = bool(key) and f" {key} " in normal
         (found if hit else missing).append(item)
-    return ContainsResult(found=tuple(found), missing=tuple(missing))
+    return ContainsResult(found=tuple(found), missing=tuple(missing), timed_out=tuple(timed_out))

@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 
 from harness.agent.cli import agent_app
 from harness.cli.endpoints import endpoints_app
+from harness.console import make_console
 from harness.corpus.cli import corpus_app
 from harness.exit_codes import EXIT_OK, EXIT_USAGE
+from harness.redact import install_log_redaction
 
 DEMO_SUITES = [Path("suites/smoke"), Path("suites/barge_in"), Path("suites/endpointing"),
                Path("suites/quality"), Path("suites/accuracy")]
@@ -36,7 +38,13 @@ app = typer.Typer(
 app.add_typer(agent_app, name="agent")
 app.add_typer(corpus_app, name="corpus")
 app.add_typer(endpoints_app, name="endpoints")
-console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+console = make_console(stderr=True)
+
+
+@app.callback()
+def _everywhere() -> None:
+    """Evaluation and conformance harness for realtime voice AI."""
+    install_log_redaction()  # every library's log line is scrubbed of keys on its way out
 
 
 @app.command("run")
@@ -94,7 +102,7 @@ def run_command(
     try:
         code = asyncio.run(run_and_report(request, console))
     except UsageError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(EXIT_USAGE) from None
     raise typer.Exit(code)
 
@@ -102,14 +110,9 @@ def run_command(
 @app.command("rescore")
 def rescore_command(run_dir: Annotated[Path, typer.Argument(help="A run folder.")]) -> None:
     """Recompute every measurement from the saved recordings (no new calls)."""
-    from harness.session import UsageError, rescore_run
+    from harness.rescore import rescore_run
 
-    try:
-        code = rescore_run(run_dir, console)
-    except UsageError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(EXIT_USAGE) from None
-    raise typer.Exit(code)
+    raise typer.Exit(rescore_run(run_dir, console))
 
 
 @app.command("demo")
@@ -140,7 +143,7 @@ def report_command(
     try:
         load_run_data(run_dir)
     except GateError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(EXIT_USAGE) from None
     raise typer.Exit(finish_run(run_dir, EXIT_OK, console, slo=slo, baseline=baseline,
                                 include_disturbed=include_disturbed))
@@ -158,9 +161,6 @@ def compare_command(
 
     Exit 0; with --gate, 3 when any run regressed against the first; 2 on bad input.
     """
-    from rich.console import Console as RichConsole
-    from rich.markup import escape
-
     from harness.gate import EXIT_GATE_FAILED, GateError, compare_table, load_slo
     from harness.stats.regression import Change
 
@@ -170,9 +170,9 @@ def compare_command(
     try:
         table, per_run = compare_table(runs, load_slo(slo), include_disturbed=include_disturbed)
     except GateError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(EXIT_USAGE) from None
-    RichConsole(width=None if sys.stdout.isatty() else 200).print(table)
+    make_console(width=None if sys.stdout.isatty() else 200).print(table)
     regressed = [(runs[i + 1], r) for i, rows in enumerate(per_run) for r in rows
                  if r.comparison.change is Change.REGRESSION]
     for path, r in regressed:

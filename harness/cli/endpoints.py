@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from harness.console import make_console
 from harness.endpoints.config import (
     DEFAULT_CONFIG,
     EndpointConfigError,
@@ -39,8 +40,18 @@ endpoints_app = typer.Typer(
 
 
 def _console(stderr: bool = False) -> Console:
-    stream = sys.stderr if stderr else sys.stdout
-    return Console(stderr=stderr, width=None if stream.isatty() else 160)
+    return make_console(stderr=stderr)
+
+
+MAX_WAIT_S = 600.0
+"""No probe waits longer than ten minutes for anything."""
+
+
+def _finite(value: float) -> float:
+    """Click's range check lets NaN through (every comparison with it is false)."""
+    if not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a number of seconds")
+    return value
 
 
 def _usage_error(message: str) -> typer.Exit:
@@ -55,9 +66,12 @@ def check_command(
     endpoints_file: Annotated[Path | None, typer.Option(help="endpoints.toml")] = None,
     corpus: Annotated[Path | None, typer.Option(help="Corpus folder (default: built-in).")] = None,
     utterance: Annotated[str, typer.Option(help="Corpus id of what the probe says.")] = "q_time",
-    reply_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for a reply.")] = 5.0,
-    signalling_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for the SDP answer.")] = 10.0,
-    connect_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for media to connect.")] = 15.0,
+    reply_timeout: Annotated[float, typer.Option(min=0.1, max=MAX_WAIT_S, callback=_finite,
+                                                 help="Seconds to wait for a reply.")] = 5.0,
+    signalling_timeout: Annotated[float, typer.Option(min=0.1, max=MAX_WAIT_S, callback=_finite,
+                                                      help="Seconds to wait for the SDP answer.")] = 10.0,
+    connect_timeout: Annotated[float, typer.Option(min=0.1, max=MAX_WAIT_S, callback=_finite,
+                                                   help="Seconds to wait for media to connect.")] = 15.0,
 ) -> None:
     """One short call (say a question, listen for a reply) and a table of what works."""
     from harness.corpus.defaults import default_corpus

@@ -16,6 +16,8 @@ import numpy.typing as npt
 import soundfile
 import soxr
 
+from harness.safe_io import open_regular
+
 CORPUS_RATE = 48_000
 
 Audio = npt.NDArray[np.float32]
@@ -63,7 +65,7 @@ def write_wav(path: Path, pcm: Pcm16, rate: int = CORPUS_RATE) -> None:
 
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as f:
+    with open_regular(path) as f:  # a FIFO in a corpus folder must not hang the cache check
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

@@ -29,9 +29,12 @@ from harness.corpus.bounds import (
 from harness.corpus.cache import (
     build_lock,
     cached_corpus,
+    check_inside,
     common_inputs,
+    ensure_audio_dir,
     ensure_writable_dir,
     input_hash,
+    owned_files,
     remove_stale_audio,
 )
 from harness.corpus.errors import CorpusBuildError
@@ -125,7 +128,8 @@ def _generate(
     spans: dict[tuple[str, str | None], Audio] = {}
     items: list[ManifestItem] = []
     written: set[Path] = set()
-    audio_dir = out_dir / AUDIO_DIR
+    ensure_audio_dir(out_dir, out_dir / AUDIO_DIR)
+    owned = owned_files(out_dir)
     for index, item in enumerate(script.items):
         if progress is not None:
             progress(index, len(script.items), item.id)
@@ -134,7 +138,7 @@ def _generate(
             synth, fingerprint = open_synthesizer(script.voice)
         assembled = _assemble_item(item, script, synth, spans, what)
         rel = f"{AUDIO_DIR}/{item.id}.wav"
-        path = out_dir / rel
+        path = check_inside(out_dir, out_dir / rel)
         write_wav(path, assembled.pcm)
         written.add(path.resolve())
         voiced = voiced_runs(assembled.segments)
@@ -153,7 +157,7 @@ def _generate(
                 sha256=sha256_file(path),
             )
         )
-    remove_stale_audio(audio_dir, written)
+    remove_stale_audio(out_dir, owned, written)
     inputs = _inputs(raw, fingerprint)
     manifest = Manifest(
         schema_version=1,

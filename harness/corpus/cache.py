@@ -20,7 +20,7 @@ from pathlib import Path
 from harness.corpus.audio import sha256_file
 from harness.corpus.bounds import segmentation_params_dict, segmenter_digest
 from harness.corpus.errors import CorpusError
-from harness.corpus.manifest import InputValue
+from harness.corpus.manifest import MANIFEST_NAME, InputValue, read_manifest
 from harness.corpus.model import Corpus, load_corpus
 
 BUILDER_VERSION = 1
@@ -76,13 +76,45 @@ def build_lock(out_dir: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def remove_stale_audio(audio_dir: Path, keep: set[Path]) -> None:
-    """Delete WAVs a previous build wrote that the new manifest no longer lists."""
-    if not audio_dir.is_dir():
-        return
-    for path in audio_dir.rglob("*.wav"):
-        if path.resolve() not in keep:
-            path.unlink(missing_ok=True)
+def owned_files(out_dir: Path) -> set[Path]:
+    """The WAVs the corpus already in ``out_dir`` lists: the only files a rebuild may delete.
+
+    Anything else in the folder (a user's own recordings, another tool's output) was not
+    made here and is never touched; an unreadable manifest owns nothing.
+    """
+    try:
+        manifest = read_manifest(out_dir / MANIFEST_NAME)
+    except CorpusError:
+        return set()
+    return {out_dir / item.wav for item in manifest.items}
+
+
+def check_inside(out_dir: Path, path: Path) -> Path:
+    """``path`` if its folder really is inside ``out_dir``; a symlinked folder leading out
+    of it (``out/audio -> /elsewhere``) is refused before anything is written there."""
+    root = out_dir.resolve()
+    parent = path.parent.resolve()
+    if not parent.is_relative_to(root):
+        raise CorpusError(
+            f"{path.parent}: leads out of {out_dir} (to {parent}), through a symlink; "
+            "refusing to write or delete there"
+        )
+    return path
+
+
+def remove_stale_audio(out_dir: Path, owned: set[Path], keep: set[Path]) -> None:
+    """Delete the WAVs a previous build listed (``owned``) that the new one no longer does.
+
+    Only regular files inside ``out_dir`` are removed; ``keep`` holds resolved paths.
+    """
+    for path in sorted(owned):
+        try:
+            check_inside(out_dir, path)
+        except CorpusError:
+            continue
+        if path.is_symlink() or not path.is_file() or path.resolve() in keep:
+            continue
+        path.unlink(missing_ok=True)
 
 
 def _version(dist: str) -> str:
@@ -101,3 +133,10 @@ def ensure_writable_dir(out_dir: Path) -> None:
         raise CorpusError(
             f"{out_dir}: cannot create output folder ({exc.strerror or exc})"
         ) from None
+
+
+def ensure_audio_dir(out_dir: Path, audio_dir: Path) -> None:
+    """The corpus's audio folder, which must not be (or lead through) a symlink out of it."""
+    check_inside(out_dir, audio_dir / "x")
+    if audio_dir.is_symlink():
+        check_inside(out_dir, audio_dir.resolve() / "x")

@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
+from harness.console import make_console
 from harness.corpus import asterisk
 from harness.corpus.build import ProgressFn, run_build
 from harness.corpus.defaults import default_corpus_dir, default_script
@@ -24,8 +25,8 @@ from harness.exit_codes import EXIT_USAGE
 corpus_app = typer.Typer(
     help="Build the built-in corpus or import recordings as a corpus.", no_args_is_help=True
 )
-_out = Console()
-_err = Console(stderr=True)
+_out = make_console()
+_err = make_console(stderr=True)
 
 
 @corpus_app.command("build")
@@ -141,16 +142,16 @@ def _fail(exc: CorpusError) -> NoReturn:
 def _summary(corpus: Corpus, *, seconds: float, cached: bool, backend: str) -> None:
     audio_s = sum(u.num_samples / u.sample_rate for u in corpus)
     speech_s = sum((u.speech_end - u.speech_start) / u.sample_rate for u in corpus)
-    table = Table(title=f"corpus {corpus.name}", show_header=False)
+    table = Table(title=Text(f"corpus {corpus.name}"), show_header=False)
     table.add_column("", style="bold")
     table.add_column("")
-    table.add_row("folder", str(corpus.root))
+    table.add_row("folder", Text(str(corpus.root)))
     table.add_row("items", str(len(corpus)))
     table.add_row("audio", f"{audio_s:.1f} s (speech {speech_s:.1f} s)")
     if backend:
         table.add_row("voice", backend)
     tags = Counter(t for u in corpus for t in u.tags)
-    table.add_row("tags", ", ".join(f"{t} {n}" for t, n in sorted(tags.items())))
+    table.add_row("tags", Text(", ".join(f"{t} {n}" for t, n in sorted(tags.items()))))
     table.add_row("took", f"{seconds:.2f} s")
     table.add_row("cached", "yes (reused, nothing generated)" if cached else "no (generated)")
     _out.print(table)

@@ -35,16 +35,25 @@ from harness.corpus.build import AUDIO_DIR, ProgressFn
 from harness.corpus.cache import (
     build_lock,
     cached_corpus,
+    check_inside,
     common_inputs,
+    ensure_audio_dir,
     ensure_writable_dir,
     input_hash,
+    owned_files,
     remove_stale_audio,
 )
 from harness.corpus.errors import CorpusImportError
 from harness.corpus.manifest import MANIFEST_NAME, Manifest, ManifestItem, write_manifest
 from harness.corpus.model import Corpus, corpus_from_manifest
+from harness.safe_io import read_regular_text
 
 AUDIO_SUFFIXES = (".wav", ".flac")
+MIN_RATE, MAX_RATE = 8_000, 384_000
+MAX_ITEM_SECONDS = 600
+"""A corpus item is an utterance; ten minutes is far more than any one turn."""
+MAX_TRANSCRIPT_BYTES = 100_000
+"""A transcript is a sentence or a paragraph; a bigger .txt is the wrong file."""
 IMPORTED_TAG = "imported"
 _MAX_PROBLEMS_SHOWN = 10
 
@@ -107,7 +116,9 @@ def run_import(
                 return ImportOutcome(
                     corpus=hit, cached=True, seconds=time.perf_counter() - started, imported=0
                 )
-        items = _convert(src_dir, sources, out_dir, speaker, all_tags, progress)
+        ensure_audio_dir(out_dir, out_dir / AUDIO_DIR)
+        owned = owned_files(out_dir)
+        items = _convert(src_dir, sources, out_dir, speaker, all_tags, progress, owned)
         manifest = Manifest(
             schema_version=1,
             name=name,
@@ -142,12 +153,14 @@ def _collect(src_dir: Path, *, exclude: Path) -> list[_Source]:
             continue
         transcript = audio.with_suffix(".txt")
         try:
-            text = " ".join(transcript.read_text(encoding="utf-8").split())
+            text = " ".join(read_regular_text(transcript, max_bytes=MAX_TRANSCRIPT_BYTES).split())
         except FileNotFoundError:
             problems.append(f"{audio}: no transcript (expected {transcript.name})")
             continue
         except (OSError, UnicodeDecodeError) as exc:
-            problems.append(f"{transcript}: cannot read transcript ({exc})")
+            problems.append(
+                f"{transcript}: cannot read transcript ({getattr(exc, 'strerror', None) or exc})"
+            )
             continue
         if not text:
             problems.append(f"{transcript}: transcript is empty")
@@ -174,6 +187,7 @@ def _convert(
     speaker: str,
     tags: tuple[str, ...],
     progress: ProgressFn | None,
+    owned: set[Path],
 ) -> tuple[ManifestItem, ...]:
     problems: list[str] = []
     items: list[ManifestItem] = []
@@ -182,8 +196,15 @@ def _convert(
         if progress is not None:
             progress(index, len(sources), source.id)
         try:
+            info = soundfile.info(str(source.audio))
+            if not MIN_RATE <= info.samplerate <= MAX_RATE or info.frames > MAX_ITEM_SECONDS * info.samplerate:
+                problems.append(
+                    f"{source.audio}: {info.frames} samples at {info.samplerate} Hz is not a "
+                    f"recording to import (rate {MIN_RATE}..{MAX_RATE} Hz, at most {MAX_ITEM_SECONDS} s)"
+                )
+                continue
             data, rate = soundfile.read(str(source.audio), dtype="float32", always_2d=True)
-        except (soundfile.LibsndfileError, OSError) as exc:
+        except (soundfile.LibsndfileError, OSError, RuntimeError) as exc:
             problems.append(f"{source.audio}: cannot read audio ({exc})")
             continue
         if len(data) == 0:
@@ -195,7 +216,7 @@ def _convert(
             problems.append(f"{source.audio}: the segmenter found no speech")
             continue
         rel = f"{AUDIO_DIR}/{source.id}.wav"
-        path = out_dir / rel
+        path = check_inside(out_dir, out_dir / rel)
         write_wav(path, pcm)
         written.add(path.resolve())
         voiced = voiced_runs(segments)
@@ -215,7 +236,7 @@ def _convert(
             )
         )
     _raise_problems(src_dir, problems)
-    remove_stale_audio(out_dir / AUDIO_DIR, written)
+    remove_stale_audio(out_dir, owned, written)
     return tuple(items)
 
 

@@ -15,9 +15,18 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.corpus.errors import ManifestError, describe_validation_error
+from harness.safe_io import read_regular_text
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_SCHEMA_VERSION = 1
+
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+"""A manifest of 100,000 items is ~40 MB; more is not one."""
+
+MIN_RATE, MAX_RATE = 8_000, 192_000
+MAX_ITEM_SECONDS = 600
+"""A corpus item is one utterance: a manifest claiming more describes no real corpus (and
+a 1 Hz item of 300,000 samples would be resampled into gigabytes)."""
 
 InputValue = str | int | float | bool | None
 
@@ -31,8 +40,8 @@ class ManifestItem(_Strict):
     text: str
     wav: str
     """Path of the WAV relative to the corpus folder (POSIX separators)."""
-    sample_rate: int = Field(gt=0)
-    num_samples: int = Field(ge=0)
+    sample_rate: int = Field(ge=MIN_RATE, le=MAX_RATE)
+    num_samples: int = Field(ge=0, le=MAX_ITEM_SECONDS * MAX_RATE)
     speech_start: int = Field(ge=0)
     speech_end: int = Field(ge=0)
     voiced: tuple[tuple[int, int], ...]
@@ -82,7 +91,7 @@ class Manifest(_Strict):
     """The parts of the hash, spelled out, so a cache miss can be explained."""
     segmentation: dict[str, float] = Field(default_factory=dict)
     """The SegmentationParams the speech bounds were measured with."""
-    sample_rate: int = Field(gt=0)
+    sample_rate: int = Field(ge=MIN_RATE, le=MAX_RATE)
     items: tuple[ManifestItem, ...]
 
     @model_validator(mode="after")
@@ -97,13 +106,15 @@ class Manifest(_Strict):
 
 def read_manifest(path: Path) -> Manifest:
     try:
-        raw = path.read_text(encoding="utf-8")
+        raw = read_regular_text(path, max_bytes=MAX_MANIFEST_BYTES)
     except FileNotFoundError:
         raise ManifestError(f"{path}: no corpus manifest here") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ManifestError(f"{path}: cannot read corpus manifest ({exc})") from None
     try:
         data = json.loads(raw)
+    except RecursionError:
+        raise ManifestError(f"{path}: corrupt corpus manifest (JSON nested too deeply)") from None
     except json.JSONDecodeError as exc:
         raise ManifestError(f"{path}: corrupt corpus manifest (not JSON: {exc})") from None
     if not isinstance(data, dict):

@@ -15,10 +15,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.corpus.errors import ScriptError, describe_validation_error
+from harness.safe_io import read_regular_file
 
 SCRIPT_SCHEMA_VERSION = 1
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_\-]*$"
+MAX_SCRIPT_BYTES = 1_000_000
+"""A corpus script is a few pages of YAML."""
 """Built-in ids double as file names and scenario references: keep them plain."""
 
 TAG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
@@ -127,13 +130,18 @@ class CorpusScript(_Strict):
 def load_script(path: Path) -> tuple[CorpusScript, bytes]:
     """The validated script and its raw bytes (the bytes feed the cache key)."""
     try:
-        raw = path.read_bytes()
+        raw = read_regular_file(path, max_bytes=MAX_SCRIPT_BYTES)
     except OSError as exc:
         raise ScriptError(f"{path}: cannot read corpus script ({exc.strerror or exc})") from None
     try:
         data = yaml.safe_load(raw.decode("utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ScriptError(f"{path}: not valid YAML: {exc}") from None
+    except RecursionError:
+        raise ScriptError(f"{path}: not valid YAML: nested too deeply") from None
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+        # PyYAML's constructors on an explicit tag of the wrong shape (!!int x, !!bool x)
+        raise ScriptError(f"{path}: not valid YAML: invalid value ({exc})") from None
     if not isinstance(data, dict):
         raise ScriptError(f"{path}: expected a mapping at the top level")
     try:

@@ -60,6 +60,8 @@ def parse_json_event(message: str | bytes, t_ns: int) -> dict[str, JSONValue] | 
         obj = json.loads(message)
     except (ValueError, UnicodeDecodeError) as exc:
         return malformed(t_ns, f"not JSON: {exc}")
+    except RecursionError:  # "[[[[..." from a hostile endpoint must not stop the call
+        return malformed(t_ns, "not JSON: nested too deeply")
     if not isinstance(obj, dict):
         return malformed(t_ns, "not a JSON object")
     return obj

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,12 +28,14 @@ from pydantic import (
 )
 
 from harness.records import Dialect, EndpointSpec, JSONValue
-from harness.redact import SecretRedactor, redact
+from harness.redact import SecretRedactor, redact, register_secret_env
+from harness.safe_io import TomlInputError, parse_toml, read_regular_text
 
 DEFAULT_CONFIG = Path("endpoints.toml")
 """Looked up in the working directory when no config file is given."""
 
 ENDPOINTS_FORMAT_VERSION = 1
+MAX_ENDPOINTS_BYTES = 1_000_000
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,119}")
 """Endpoint names appear in reports and result rows; ``:`` is allowed for ``host:port``."""
@@ -114,13 +115,22 @@ class _EndpointsFile(BaseModel):
 def load_endpoints(path: Path) -> dict[str, EndpointSpec]:
     """Every endpoint in a TOML file, by name; ``EndpointConfigError`` lists all problems."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = read_regular_text(path, max_bytes=MAX_ENDPOINTS_BYTES)
     except FileNotFoundError:
         raise EndpointConfigError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EndpointConfigError(f"{path}: cannot read file: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise EndpointConfigError(f"{path}: TOML syntax error: {exc}") from None
+    except OSError as exc:
+        raise EndpointConfigError(f"{path}: cannot read file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise EndpointConfigError(f"{path}: cannot read file: not UTF-8 text ({exc.reason})") from None
+    return parse_endpoints(text, path)
+
+
+def parse_endpoints(text: str, path: Path) -> dict[str, EndpointSpec]:
+    """``load_endpoints`` of text already read (``path`` names it in messages)."""
+    try:
+        raw = parse_toml(text)
+    except TomlInputError as exc:
+        raise EndpointConfigError(f"{path}: {exc}") from None
 
     try:
         top = _EndpointsFile.model_validate(raw)
@@ -145,6 +155,7 @@ def load_endpoints(path: Path) -> dict[str, EndpointSpec]:
         except ValidationError as exc:
             problems.append(_describe(path, ("endpoints", name), exc))
             continue
+        register_secret_env(parsed.api_key_env)
         specs[name] = EndpointSpec(
             name=name,
             dialect=parsed.dialect,
@@ -262,5 +273,10 @@ def require_api_key(spec: EndpointSpec) -> str:
 
 
 def endpoint_redactor(specs: Iterable[EndpointSpec]) -> SecretRedactor:
-    """A redactor knowing the current keys of these endpoints."""
-    return SecretRedactor(key for spec in specs if (key := api_key(spec)) is not None)
+    """A redactor knowing the current keys of these endpoints (and the environment's)."""
+    specs = list(specs)
+    for spec in specs:
+        register_secret_env(spec.api_key_env)
+    return SecretRedactor(
+        key for spec in specs if (key := api_key(spec)) is not None
+    ).add_environment()

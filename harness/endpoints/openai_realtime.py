@@ -72,7 +72,7 @@ class OpenAIRealtimeEndpoint(WebRTCEndpoint):
 
     def __init__(self, spec: EndpointSpec, *, timeout_s: float = 10.0) -> None:
         super().__init__(spec, timeout_s=timeout_s)
-        self._redactor = SecretRedactor()
+        self._redactor = SecretRedactor.from_environment()
 
     async def exchange(self, offer_sdp: str) -> str:
         try:
@@ -92,8 +92,8 @@ class OpenAIRealtimeEndpoint(WebRTCEndpoint):
             redactor=self._redactor, data=offer_sdp, headers=headers,
         )
         if reply.headers.get("Location"):
-            self.info["location"] = reply.headers["Location"]
-        return require_sdp(reply.text, "answer")
+            self.info["location"] = self._redactor(reply.headers["Location"])
+        return require_sdp(reply.text, "answer", self._redactor)
 
     async def _client_secret(self, base: str, key: str, session: dict[str, JSONValue]) -> str:
         """Mint an ephemeral key so the long-lived one never rides along with the offer."""

@@ -16,7 +16,7 @@ import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 from harness.endpoints.base import EndpointError, WebRTCEndpoint, malformed, parse_json_event
-from harness.endpoints.signalling import request, require_key, require_sdp
+from harness.endpoints.signalling import request, require_key, require_sdp, snippet
 from harness.records import EndpointEvent, EndpointSpec, EventKind, FailureKind, JSONValue
 from harness.redact import SecretRedactor
 
@@ -131,7 +131,7 @@ class PipecatEndpoint(WebRTCEndpoint):
 
     def __init__(self, spec: EndpointSpec, *, timeout_s: float = 10.0) -> None:
         super().__init__(spec, timeout_s=timeout_s)
-        self._redactor = SecretRedactor()
+        self._redactor = SecretRedactor.from_environment()
 
     async def exchange(self, offer_sdp: str) -> str:
         key = require_key(self.spec)
@@ -146,22 +146,23 @@ class PipecatEndpoint(WebRTCEndpoint):
         )
         try:
             answer = json.loads(reply.text)
-        except ValueError:
-            shown = " ".join(reply.text.split())[:60]
+        except (ValueError, RecursionError):
             raise EndpointError(
                 FailureKind.SIGNALLING_ERROR,
-                f"SmallWebRTC answer is not JSON {{sdp, type, pc_id}} (starts with {shown!r})",
+                "SmallWebRTC answer is not JSON {sdp, type, pc_id} "
+                f"(starts with {snippet(reply.text, self._redactor)!r})",
             ) from None
         if not isinstance(answer, dict) or not isinstance(answer.get("sdp"), str):
             raise EndpointError(FailureKind.SIGNALLING_ERROR, "SmallWebRTC answer has no 'sdp' string")
         if answer.get("type") != "answer":
+            shown = snippet(repr(answer.get("type")), self._redactor)
             raise EndpointError(
                 FailureKind.SIGNALLING_ERROR,
-                f"SmallWebRTC answer has type {answer.get('type')!r}, expected 'answer'",
+                f"SmallWebRTC answer has type {shown}, expected 'answer'",
             )
         if isinstance(answer.get("pc_id"), str):
-            self.info["pc_id"] = answer["pc_id"]
-        return require_sdp(answer["sdp"], "SmallWebRTC answer's sdp")
+            self.info["pc_id"] = self._redactor(answer["pc_id"])
+        return require_sdp(answer["sdp"], "SmallWebRTC answer's sdp", self._redactor)
 
     def opening_messages(self) -> list[str]:
         return [json.dumps(client_ready_message())]

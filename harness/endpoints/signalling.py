@@ -91,12 +91,17 @@ def _hint(status: int) -> str:
     return ""
 
 
-def require_sdp(text: str, what: str) -> str:
+def snippet(text: str, redactor: SecretRedactor, limit: int = 60) -> str:
+    """The start of an endpoint's text for a reason: redacted whole *before* it is cut, so
+    a key cut in half by the limit is still recognised and replaced."""
+    return redactor(" ".join(text.split()))[:limit]
+
+
+def require_sdp(text: str, what: str, redactor: SecretRedactor) -> str:
     """The answer if it is SDP; a clear SIGNALLING_ERROR naming what came instead."""
     if not text.lstrip().startswith("v=0"):
-        shown = " ".join(text.split())[:60]
         raise EndpointError(
-            FailureKind.SIGNALLING_ERROR, f"{what} is not SDP (starts with {shown!r})"
+            FailureKind.SIGNALLING_ERROR, f"{what} is not SDP (starts with {snippet(text, redactor)!r})"
         )
     return text
 

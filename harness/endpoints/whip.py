@@ -23,7 +23,7 @@ class WhipEndpoint(WebRTCEndpoint):
     def __init__(self, spec: EndpointSpec, *, timeout_s: float = 10.0) -> None:
         super().__init__(spec, timeout_s=timeout_s)
         self._token = api_key(spec)
-        self._redactor = SecretRedactor([self._token] if self._token else [])
+        self._redactor = SecretRedactor([self._token] if self._token else []).add_environment()
         self._resource: str | None = None
 
     def _headers(self, **extra: str) -> dict[str, str]:
@@ -52,8 +52,8 @@ class WhipEndpoint(WebRTCEndpoint):
         else:
             self.info["location_missing"] = True
         if reply.headers.get("ETag"):
-            self.info["etag"] = reply.headers["ETag"]
-        return require_sdp(reply.text, "WHIP answer")
+            self.info["etag"] = self._redactor(reply.headers["ETag"])
+        return require_sdp(reply.text, "WHIP answer", self._redactor)
 
     async def close(self) -> None:
         """DELETE the session resource; the outcome is kept as evidence, never raised."""

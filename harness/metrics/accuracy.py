@@ -22,7 +22,7 @@ text (``CallAudio.texts``); backchannels (step kind or corpus tag) are skipped, 
 
 from __future__ import annotations
 
-from harness.asr.text import cer, check_contains, wer
+from harness.asr.text import REGEX_TIMEOUT_S, cer, check_contains, wer
 from harness.asr.whisper import AsrError, get_transcriber
 from harness.metrics.base import check_same_call, measurement
 from harness.metrics.replies import StepReply, reply_audio, step_replies
@@ -99,7 +99,8 @@ def _reply(r: StepReply, recording: CallRecording, audio: CallAudio) -> list[Mea
                                value=cer(expect.exact, heard), unit="ratio"))
     if expect.contains:
         result = check_contains(heard, expect.contains)
-        reason = None if result.passed else f"missing {list(result.missing)} in {heard!r}"
+        reason = None if result.passed else f"missing {list(result.missing)} in {heard!r}" + (
+            f" (regex {list(result.timed_out)} stopped after {REGEX_TIMEOUT_S:g} s)" if result.timed_out else "")
         out.append(measurement(recording, turn=r.step.index, metric=REPLY_CONTAINS,
                                value=len(result.found) / len(expect.contains), unit="ratio",
                                passed=result.passed, reason=reason))

@@ -28,6 +28,7 @@ from allure_commons.model2 import (
 
 from harness.records import VerdictStatus
 from harness.report.context import CallEntry, ReportContext
+from harness.store.serialize import to_json
 
 __all__ = ["ALLURE_DIR", "write_allure"]
 
@@ -84,10 +85,13 @@ def _call_result(logger: AllureFileLogger, out: Path, call: CallEntry, timeline:
     if call.disturbed:
         message = (f"{message}; " if message else "") + f"disturbed by the harness: {call.validity_text}"
     attachments = []
-    for name in ("mix.wav", "caller.wav", "received.wav", "recording.json"):
+    for name in ("mix.wav", "caller.wav", "received.wav"):
         path = call.path / name
         if path.is_file():
             attachments.append(_attach(logger, out, path, name, path.suffix))
+    if rec is not None:  # the record as read (redacted), not a link to the file on disk
+        data = to_json(rec, indent=2).encode("utf-8")
+        attachments.append(_attach(logger, out, data, "recording.json", ".json"))
     if timeline:
         attachments.append(_attach(logger, out, timeline, "timeline.png", ".png"))
     duration = int(rec.duration_ns / 1e6) if rec else 0

@@ -2,6 +2,9 @@
 
 Each writer (junit, allure, html, markdown) is a function of this record, so the
 reports agree with each other and are rebuilt from disk alone (``voice-harness report``).
+Every string is redacted as it is read (the environment's keys and those of the run's
+endpoints, plus credential shapes), so a folder written before redaction at the sink,
+or by another tool, still never puts a key in a report.
 A call folder that cannot be read (a run killed mid-write) is listed as unreadable
 and the rest of the report is still written.
 """
@@ -13,17 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.records import CallRecording, Measurement, Scenario, Verdict
+from harness.redact import SecretRedactor
 from harness.slo.baseline import MetricRow
 from harness.store.run_folder import (
-    RECORDING_JSON,
     RunFolderError,
     iter_call_dirs,
     load_scenario,
+    read_recording,
     read_results,
     read_run_info,
 )
 from harness.store.run_info import RunInfo
-from harness.store.serialize import SerializationError, from_json
+from harness.store.serialize import SerializationError
 
 __all__ = ["CallEntry", "ReportContext", "read_context"]
 
@@ -101,12 +105,15 @@ def read_context(
 ) -> ReportContext:
     problems: list[str] = []
     info: RunInfo | None
+    redactor = SecretRedactor.from_environment()
     try:
-        info = read_run_info(run_dir)
+        plain = read_run_info(run_dir)
+        redactor.add_environment(e.api_key_env for e in plain.endpoints if e.api_key_env)
+        info = read_run_info(run_dir, redactor)
     except RunFolderError as exc:
         info = None
-        problems.append(str(exc))
-    measurements = tuple(read_results(run_dir))
+        problems.append(redactor(str(exc)))
+    measurements = tuple(read_results(run_dir, redactor))
     by_call: dict[str, list[Measurement]] = {}
     for m in measurements:
         by_call.setdefault(m.call_id, []).append(m)
@@ -119,10 +126,10 @@ def read_context(
         scn: Scenario | None = None
         error = ""
         try:
-            rec = from_json(CallRecording, (call_dir / RECORDING_JSON).read_bytes())
-            scn = load_scenario(call_dir) if (call_dir / "scenario.json").is_file() else None
+            rec = read_recording(call_dir, redactor)
+            scn = load_scenario(call_dir, redactor) if (call_dir / "scenario.json").is_file() else None
         except (RunFolderError, SerializationError, OSError) as exc:
-            error = f"{call_dir}: {exc}"
+            error = redactor(str(exc))
             problems.append(error)
         calls.append(CallEntry(call_id=cid, path=call_dir, recording=rec, scenario=scn,
                                measurements=tuple(by_call.get(cid, ())), error=error))

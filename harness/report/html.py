@@ -140,6 +140,6 @@ def write_html(ctx: ReportContext, timelines: Mapping[str, bytes] | None = None,
                path: Path | None = None, *, max_timelines: int | None = None) -> Path:
     path = path or ctx.run_dir / INDEX_HTML
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_html(ctx, timelines, max_timelines), encoding="utf-8")
+    tmp.write_text(render_html(ctx, timelines, max_timelines), encoding="utf-8", errors="replace")
     tmp.replace(path)
     return path

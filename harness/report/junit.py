@@ -2,20 +2,41 @@
 
 CI systems (GitHub, GitLab, Jenkins) show JUnit natively, so a failed expectation shows
 up as a failed test named after the scenario, the step and the metric, with the reason.
-Written with ElementTree, which escapes every endpoint-provided string.
+Written with ElementTree, which escapes every endpoint-provided string; characters
+XML 1.0 cannot carry at all (NUL, ESC, BEL, lone surrogates) are shown as ``\\xNN``
+instead, so a hostile reason cannot make the file unreadable for the CI.
 """
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from harness.records import Measurement, VerdictStatus
 from harness.report.context import ReportContext
 
-__all__ = ["JUNIT_XML", "write_junit"]
+__all__ = ["JUNIT_XML", "write_junit", "xml_safe"]
 
 JUNIT_XML = "junit.xml"
+
+_NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""Characters outside XML 1.0's Char production."""
+
+
+def xml_safe(text: str) -> str:
+    """``text`` with every character XML 1.0 forbids written as ``\\xNN`` (or ``\\uNNNN``)."""
+    return _NOT_XML.sub(lambda m: m.group().encode("unicode_escape", "backslashreplace").decode(), text)
+
+
+def _sanitize(root: ET.Element) -> None:
+    for element in root.iter():
+        for name, value in element.attrib.items():
+            element.set(name, xml_safe(value))
+        if element.text:
+            element.text = xml_safe(element.text)
+        if element.tail:
+            element.tail = xml_safe(element.tail)
 
 
 def _case_name(m: Measurement) -> str:
@@ -82,6 +103,7 @@ def write_junit(ctx: ReportContext, path: Path | None = None) -> Path:
         gate.set("failures", str(g_fail))
         gate.set("skipped", str(g_skip))
         gate.set("errors", "0")
+    _sanitize(root)
     ET.indent(root)
     tmp = path.with_name(path.name + ".tmp")
     ET.ElementTree(root).write(tmp, encoding="utf-8", xml_declaration=True)

@@ -113,6 +113,6 @@ def render_markdown(ctx: ReportContext) -> str:
 def write_markdown(ctx: ReportContext, path: Path | None = None) -> Path:
     path = path or ctx.run_dir / SUMMARY_MD
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_markdown(ctx), encoding="utf-8")
+    tmp.write_text(render_markdown(ctx), encoding="utf-8", errors="replace")
     tmp.replace(path)
     return path

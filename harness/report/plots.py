@@ -88,15 +88,27 @@ def cutoff_curve_png(points: dict[str, dict[int, tuple[int, int]]]) -> bytes:
 
 
 def _envelope(audio: NDArray[np.floating], rate: int, end_s: float) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Min/max per column over ``end_s`` seconds; past the audio's end the columns are 0.
+
+    Only the samples that exist are touched: a call that claims a long duration with
+    little audio costs its audio, not a zero-padded copy of the whole duration.
+    """
     n_total = max(1, int(end_s * rate))
-    x = np.zeros(n_total, dtype=np.float64)
-    k = min(n_total, audio.size)
-    x[:k] = audio[:k]
     cols = min(_COLUMNS, n_total)
-    usable = (n_total // cols) * cols
-    blocks = x[:usable].reshape(cols, -1)
+    block = n_total // cols
+    usable = block * cols
+    x = np.asarray(audio[: min(audio.size, usable)], dtype=np.float64)
+    lo = np.zeros(cols, dtype=np.float64)
+    hi = np.zeros(cols, dtype=np.float64)
+    full = x.size // block
+    if full:
+        blocks = x[: full * block].reshape(full, block)
+        lo[:full], hi[:full] = blocks.min(axis=1), blocks.max(axis=1)
+    rest = x[full * block:]
+    if rest.size:  # a partly filled column: the missing samples are silence (0)
+        lo[full], hi[full] = min(float(rest.min()), 0.0), max(float(rest.max()), 0.0)
     t = (np.arange(cols) + 0.5) * (usable / cols) / rate
-    return t, blocks.min(axis=1), blocks.max(axis=1)
+    return t, lo, hi
 
 
 def timeline_png(

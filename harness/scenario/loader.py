@@ -31,7 +31,7 @@ from harness.scenario.schema import (
     SilenceStep,
     StepModel,
 )
-from harness.scenario.yaml_source import Loc, YamlDocument, YamlReadError, read_yaml
+from harness.scenario.yaml_source import Loc, YamlDocument, YamlReadError, parse_yaml, read_yaml
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 
@@ -80,7 +80,19 @@ def load_scenario(path: Path, corpus: CorpusLike | None = None) -> Scenario:
         doc = read_yaml(path)
     except YamlReadError as exc:
         raise ScenarioError(path, [exc.problem]) from None
+    return _from_document(doc, path, corpus)
 
+
+def scenario_from_text(text: str, path: Path, corpus: CorpusLike | None = None) -> Scenario:
+    """``load_scenario`` of text already read (``path`` names it in messages)."""
+    try:
+        doc = parse_yaml(text)
+    except YamlReadError as exc:
+        raise ScenarioError(path, [exc.problem]) from None
+    return _from_document(doc, path, corpus)
+
+
+def _from_document(doc: YamlDocument, path: Path, corpus: CorpusLike | None) -> Scenario:
     problems = [
         _problem_at(doc, loc, f"duplicate key {loc[-1]!r}", line) for loc, line in doc.duplicates
     ]

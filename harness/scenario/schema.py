@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
+import regex
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -31,34 +32,69 @@ SCENARIO_FORMAT_VERSION = 1
 """The ``schema_version`` a scenario file may declare; absent means this one."""
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,119}")
-"""Scenario ids and tags name folders and report rows: no spaces or slashes."""
+"""Scenario ids and tags name folders and report rows: no spaces or slashes (nor ``..``)."""
+
+# Limits: every number and size a scenario sets is bounded, far above any real use, so a
+# typo (an extra zero, ``.inf``) is an error naming the field instead of a call that
+# never ends or a report that never renders.
+MAX_STEP_MS = 3_600_000
+"""One hour: the longest wait, silence, timeout or offset a step may ask for."""
+MAX_STEPS = 500
+MAX_TEXT = 10_000
+"""Characters of a description or reference text."""
+MAX_KEYWORDS = 50
+MAX_KEYWORD = 200
+"""Characters of one ``contains`` item (a regex included)."""
+MAX_TAGS = 50
+MAX_WER = 100.0
 
 
 def _check_name(name: str) -> str:
-    if not ID_PATTERN.fullmatch(name):
+    if not ID_PATTERN.fullmatch(name) or ".." in name:
         raise ValueError(
             "must start with a letter or digit and contain only letters, digits, '_', '.', '-'"
-            " (at most 120 characters)"
+            " (no '..', at most 120 characters)"
         )
     return name
+
+
+_COUNTED_REPEAT = regex.compile(r"\{\s*(\d*)\s*(?:,\s*(\d*)\s*)?\}")
+MAX_REPEAT_PRODUCT = 1_000
+"""The ``regex`` engine unrolls counted repeats when it compiles: ``a{4294967294}`` or
+``(a{100}){100}`` would take gigabytes before any time limit applies. The product of all
+counts in a pattern is bounded instead (a vetted subset of the syntax)."""
+
+
+def _check_repeats(pattern: str) -> None:
+    product = 1
+    for low, high in _COUNTED_REPEAT.findall(pattern):
+        product *= max(1, int(high or low or "0"))
+        if product > MAX_REPEAT_PRODUCT:
+            raise ValueError(
+                f"counted repeats ({{n}}, {{n,m}}) multiply to more than {MAX_REPEAT_PRODUCT} in "
+                f"{pattern!r}; use + or * instead"
+            )
 
 
 def _check_keyword(keyword: str) -> str:
     if not keyword.strip():
         raise ValueError("must not be empty")
     if keyword.startswith("re:"):
+        _check_repeats(keyword[3:])
+        # The regex engine the reply is matched with (harness.asr.text): same syntax, and
+        # a time limit on matching, so a catastrophic pattern cannot stall scoring.
         try:
-            re.compile(keyword[3:])
-        except re.error as exc:
+            regex.compile(keyword[3:])
+        except (regex.error, RecursionError, OverflowError) as exc:
             raise ValueError(f"invalid regular expression {keyword[3:]!r}: {exc}") from None
     return keyword
 
 
-PositiveMs = Annotated[StrictInt, Field(gt=0)]
-NonNegativeMs = Annotated[StrictInt, Field(ge=0)]
-PositiveMsFloat = Annotated[StrictFloat, Field(gt=0)]
-Text = Annotated[StrictStr, Field(min_length=1)]
-Keyword = Annotated[StrictStr, AfterValidator(_check_keyword)]
+PositiveMs = Annotated[StrictInt, Field(gt=0, le=MAX_STEP_MS)]
+NonNegativeMs = Annotated[StrictInt, Field(ge=0, le=MAX_STEP_MS)]
+PositiveMsFloat = Annotated[StrictFloat, Field(gt=0, le=MAX_STEP_MS, allow_inf_nan=False)]
+Text = Annotated[StrictStr, Field(min_length=1, max_length=MAX_TEXT)]
+Keyword = Annotated[StrictStr, Field(max_length=MAX_KEYWORD), AfterValidator(_check_keyword)]
 """A word or phrase the reply must contain, or ``re:<regex>``."""
 Name = Annotated[StrictStr, AfterValidator(_check_name)]
 """A scenario id or a tag."""
@@ -72,9 +108,9 @@ class ReplyExpect(_Edge):
     """What the agent's reply to this step must satisfy."""
 
     within_ms: PositiveMsFloat | None = None
-    contains: tuple[Keyword, ...] = ()
+    contains: Annotated[tuple[Keyword, ...], Field(max_length=MAX_KEYWORDS)] = ()
     exact: Text | None = None
-    max_wer: Annotated[StrictFloat, Field(ge=0)] | None = None
+    max_wer: Annotated[StrictFloat, Field(ge=0, le=MAX_WER, allow_inf_nan=False)] | None = None
 
     @model_validator(mode="after")
     def _wer_needs_reference(self) -> ReplyExpect:
@@ -109,7 +145,7 @@ class SilenceStep(_Edge):
 
 
 class _Spoken(_Edge):
-    utterance: Text
+    utterance: Annotated[StrictStr, Field(min_length=1, max_length=200)]
     """Corpus id."""
     timeout_ms: PositiveMs | None = None
     await_reply: StrictBool = True
@@ -170,6 +206,6 @@ class ScenarioFile(_Edge):
         Annotated[StrictInt, Field(ge=SCENARIO_FORMAT_VERSION, le=SCENARIO_FORMAT_VERSION)] | None
     ) = None
     id: Name
-    description: StrictStr = ""
-    tags: tuple[Name, ...] = ()
-    steps: Annotated[list[Any], Field(min_length=1)]
+    description: Annotated[StrictStr, Field(max_length=MAX_TEXT)] = ""
+    tags: Annotated[tuple[Name, ...], Field(max_length=MAX_TAGS)] = ()
+    steps: Annotated[list[Any], Field(min_length=1, max_length=MAX_STEPS)]

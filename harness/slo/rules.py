@@ -27,7 +27,6 @@ the rule and the field, not a rule silently never checked.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -37,6 +36,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.records import Stat, VerdictOp
+from harness.safe_io import TomlInputError, parse_toml, read_regular_text
 from harness.slo.data import MEASUREMENT_FIELDS, FilterValue
 
 __all__ = [
@@ -52,6 +52,12 @@ __all__ = [
 
 SLO_SCHEMA_VERSION = 1
 FILTER_FIELDS = (*MEASUREMENT_FIELDS, "suite", "tags")
+
+MAX_SLO_BYTES = 1_000_000
+MAX_RESAMPLES = 100_000
+"""Bootstrap resamples per comparison: 50x the default; more only burns CI minutes."""
+MAX_MIN_SAMPLES = 1_000_000
+MAX_RULES = 1_000
 
 
 class SloError(Exception):
@@ -120,13 +126,17 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+"""A threshold or tolerance: NaN would make every verdict fail (or pass), inf is no bound."""
+
+
 class _RuleModel(_Strict):
-    name: str | None = None
-    metric: Annotated[str, Field(min_length=1)]
+    name: Annotated[str, Field(max_length=200)] | None = None
+    metric: Annotated[str, Field(min_length=1, max_length=200)]
     stat: Stat = Stat("p95")
-    max: float | None = None
-    min: float | None = None
-    min_samples: Annotated[int, Field(ge=1)] | None = None
+    max: Finite | None = None
+    min: Finite | None = None
+    min_samples: Annotated[int, Field(ge=1, le=MAX_MIN_SAMPLES)] | None = None
     by: list[str] = []
     where: dict[str, Scalar | list[Scalar]] = {}
 
@@ -156,27 +166,27 @@ class _RuleModel(_Strict):
 class _PolicyModel(_Strict):
     direction: Direction | None = None
     stat: Stat | None = None
-    abs_tolerance: Annotated[float, Field(ge=0)] | None = None
-    rel_tolerance: Annotated[float, Field(ge=0)] | None = None
+    abs_tolerance: Annotated[Finite, Field(ge=0)] | None = None
+    rel_tolerance: Annotated[Finite, Field(ge=0)] | None = None
 
 
 class _RegressionModel(_Strict):
-    alpha: Annotated[float, Field(gt=0, lt=1)] = 0.05
-    min_samples: Annotated[int, Field(ge=2)] = 5
-    n_resamples: Annotated[int, Field(ge=100)] = 2000
+    alpha: Annotated[Finite, Field(gt=0, lt=1)] = 0.05
+    min_samples: Annotated[int, Field(ge=2, le=MAX_MIN_SAMPLES)] = 5
+    n_resamples: Annotated[int, Field(ge=100, le=MAX_RESAMPLES)] = 2000
     by: list[str] = []
     metrics: dict[str, _PolicyModel] = {}
 
 
 class _DefaultsModel(_Strict):
-    min_samples: Annotated[int, Field(ge=1)] = 5
+    min_samples: Annotated[int, Field(ge=1, le=MAX_MIN_SAMPLES)] = 5
 
 
 class _FileModel(_Strict):
     schema_version: Literal[1] = 1
     include_disturbed: bool = False
     defaults: _DefaultsModel = _DefaultsModel()
-    slo: list[_RuleModel] = []
+    slo: Annotated[list[_RuleModel], Field(max_length=MAX_RULES)] = []
     regression: _RegressionModel = _RegressionModel()
 
 
@@ -186,9 +196,9 @@ def _where_value(v: Scalar | list[Scalar]) -> FilterValue:
 
 def parse_slo(text: str, source: str = "<slo>") -> SloFile:
     try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SloError(f"{source}: TOML syntax error: {exc}") from None
+        raw = parse_toml(text)
+    except TomlInputError as exc:
+        raise SloError(f"{source}: {exc}") from None
     try:
         model = _FileModel.model_validate(raw)
     except ValidationError as exc:
@@ -250,7 +260,9 @@ def parse_slo(text: str, source: str = "<slo>") -> SloFile:
 
 def load_slo_file(path: Path) -> SloFile:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SloError(f"{path}: cannot read SLO file: {exc}") from None
+        text = read_regular_text(path, max_bytes=MAX_SLO_BYTES)
+    except OSError as exc:
+        raise SloError(f"{path}: cannot read SLO file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise SloError(f"{path}: cannot read SLO file: not UTF-8 text ({exc.reason})") from None
     return parse_slo(text, str(path))

@@ -22,45 +22,70 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import secrets
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Literal, TypeVar
+from typing import IO, Any
 
 import numpy as np
 import numpy.typing as npt
 import soundfile as sf
 
-from harness.records import CallRecording, JSONValue, Measurement, Scenario
-from harness.redact import SecretRedactor
+from harness.records import SCHEMA_VERSION, CallRecording, JSONValue, Measurement, Scenario
+from harness.redact import SecretRedactor, register_secret_env
+from harness.safe_io import utf8_safe
+from harness.store.layout import (
+    CALLS_DIR,
+    MIX_WAV,
+    RECORDING_JSON,
+    RESULTS_JSONL,
+    RUN_JSON,
+    SAFE_NAME,
+    SCENARIO_JSON,
+    TEXTS_JSON,
+    Audio,
+    RunFolderError,
+    check_file_name,
+    check_name,
+)
+from harness.store.readers import (
+    iter_call_dirs,
+    load_recording,
+    load_scenario,
+    load_texts,
+    read_recording,
+    read_results,
+    read_run_info,
+)
 from harness.store.run_info import RunInfo
-from harness.store.serialize import SerializationError, from_json_obj, to_json_obj
+from harness.store.serialize import to_json_obj
+
+__all__ = [  # the readers and layout names are re-exported: callers import them from here
+    "CALLS_DIR",
+    "MIX_WAV",
+    "RECORDING_JSON",
+    "RESULTS_JSONL",
+    "RUN_JSON",
+    "SAFE_NAME",
+    "SCENARIO_JSON",
+    "TEXTS_JSON",
+    "Audio",
+    "RunFolder",
+    "RunFolderError",
+    "iter_call_dirs",
+    "load_recording",
+    "load_scenario",
+    "load_texts",
+    "new_run_id",
+    "read_recording",
+    "read_results",
+    "read_run_info",
+]
 
 if sys.platform != "win32":
     import fcntl
-
-RUN_JSON = "run.json"
-RESULTS_JSONL = "results.jsonl"
-CALLS_DIR = "calls"
-RECORDING_JSON = "recording.json"
-MIX_WAV = "mix.wav"
-SCENARIO_JSON = "scenario.json"
-"""The scenario as it was run, so ``rescore`` needs no YAML that may have changed since."""
-
-SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@+=\-]{0,199}")
-"""Run and call ids become folder names: no separators, no leading dot."""
-
-Audio = npt.NDArray[np.float32] | npt.NDArray[np.int16]
-
-T = TypeVar("T")
-
-
-class RunFolderError(Exception):
-    """A run folder, or a file in it, that cannot be written or read as expected."""
-
 
 def new_run_id(now: datetime | None = None) -> str:
     """``2026-11-25T17-30-05_ab12``: sorts by start time (UTC), unique by its random tail."""
@@ -68,21 +93,14 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{now.astimezone(UTC):%Y-%m-%dT%H-%M-%S}_{secrets.token_hex(2)}"
 
 
-def _check_name(kind: str, name: str) -> str:
-    if not SAFE_NAME.fullmatch(name) or ".." in name:
-        raise RunFolderError(
-            f"{kind} {name!r} cannot be a folder name: use letters, digits and _ . : @ + = -"
-        )
-    return name
-
-
 class RunFolder:
     """One run's folder; safe to use from several processes for the same run."""
 
     def __init__(self, path: Path, *, redactor: SecretRedactor | None = None) -> None:
         self.path = path
-        self.redactor = redactor
-        """Applied to every string written (endpoint text can echo credentials)."""
+        self.redactor = (redactor or SecretRedactor()).add_environment()
+        """Applied to every string written (endpoint text can echo credentials): it knows
+        the environment's keys, and learns each endpoint's ``api_key_env`` from run.json."""
 
     @classmethod
     def create(
@@ -90,7 +108,7 @@ class RunFolder:
     ) -> RunFolder:
         """A new, empty run folder under ``root``; an explicit ``run_id`` must not exist yet."""
         for _ in range(20):
-            rid = _check_name("run id", run_id) if run_id is not None else new_run_id()
+            rid = check_name("run id", run_id) if run_id is not None else new_run_id()
             path = root / rid
             try:
                 root.mkdir(parents=True, exist_ok=True)
@@ -113,7 +131,10 @@ class RunFolder:
         """An existing run folder (to resume, rescore or add results from another process)."""
         if not path.is_dir():
             raise RunFolderError(f"{path}: no such run folder")
-        return cls(path, redactor=redactor)
+        folder = cls(path, redactor=redactor)
+        with contextlib.suppress(RunFolderError):  # a run.json not written yet names no key
+            folder._learn_keys(read_run_info(path))
+        return folder
 
     @property
     def run_id(self) -> str:
@@ -129,7 +150,7 @@ class RunFolder:
 
     def call_dir(self, call_id: str) -> Path:
         """The call's folder, created if needed."""
-        path = self.path / CALLS_DIR / _check_name("call id", call_id)
+        path = self.path / CALLS_DIR / check_name("call id", call_id)
         path.mkdir(parents=True, exist_ok=True)
         return path
 
@@ -149,8 +170,8 @@ class RunFolder:
         caller = _to_int16(caller_audio, "caller audio")
         received = _to_int16(received_audio, "received audio")
         rate = recording.sample_rate
-        caller_name = _check_file_name(recording.caller_wav)
-        received_name = _check_file_name(recording.received_wav)
+        caller_name = check_file_name(recording.caller_wav)
+        received_name = check_file_name(recording.received_wav)
 
         mix = np.zeros((max(len(caller), len(received)), 2), dtype=np.int16)
         mix[: len(caller), 0] = caller
@@ -158,7 +179,7 @@ class RunFolder:
         files = [(caller_name, caller), (received_name, received), (MIX_WAV, mix)]
         if heard_audio is not None and len(heard_audio) and recording.heard_wav:
             # The browser caller's recording of what its page played (for listening).
-            files.append((_check_file_name(recording.heard_wav), _to_int16(heard_audio, "heard audio")))
+            files.append((check_file_name(recording.heard_wav), _to_int16(heard_audio, "heard audio")))
         for name, data in files:
             with _atomic_file(call_dir / name) as out:
                 sf.write(out, data, rate, format="WAV", subtype="PCM_16")
@@ -197,6 +218,13 @@ class RunFolder:
         self._write_json(path, to_json_obj(scenario), indent=2)
         return path
 
+    def write_texts(self, call_id: str, texts: Mapping[str, str]) -> Path:
+        """The corpus text of every utterance the call said (what ``input_wer`` compares with)."""
+        path = self.call_dir(call_id) / TEXTS_JSON
+        obj: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "texts": dict(texts)}
+        self._write_json(path, obj, indent=2)
+        return path
+
     def replace_results(self, measurements: Iterable[Measurement]) -> int:
         """Rewrite results.jsonl at once (rescore): readers see the old or the new file."""
         lines = [self._json_line(to_json_obj(m)) for m in measurements]
@@ -205,7 +233,11 @@ class RunFolder:
         return len(lines)
 
     def write_run_json(self, info: RunInfo) -> Path:
-        """Write (or replace) run.json atomically: readers see the old or the new, never half."""
+        """Write (or replace) run.json atomically: readers see the old or the new, never half.
+
+        The endpoints it names teach the folder's redactor their keys, so everything
+        written after the first run.json (every call) is scrubbed of them."""
+        self._learn_keys(info)
         self._write_json(self.run_json_path, to_json_obj(info), indent=2)
         return self.run_json_path
 
@@ -214,8 +246,15 @@ class RunFolder:
 
     # --------------------------------------------------------------- helpers
 
+    def _learn_keys(self, info: RunInfo) -> None:
+        names = [spec.api_key_env for spec in info.endpoints if spec.api_key_env]
+        for name in names:
+            register_secret_env(name)
+        self.redactor.add_environment(names)
+
     def _clean(self, obj: dict[str, Any]) -> JSONValue:
-        return self.redactor.redact_obj(obj) if self.redactor is not None else obj
+        """Redacted, and UTF-8-encodable (a lone surrogate from an endpoint must not stop a run)."""
+        return utf8_safe(self.redactor.redact_obj(obj))
 
     def _json_line(self, obj: dict[str, Any]) -> str:
         text = json.dumps(
@@ -227,89 +266,6 @@ class RunFolder:
         text = json.dumps(self._clean(obj), ensure_ascii=False, allow_nan=False, indent=indent)
         with _atomic_file(path) as out:
             out.write(text.encode("utf-8") + b"\n")
-
-
-# ------------------------------------------------------------------------- reading
-
-
-def read_results(run_dir: Path) -> list[Measurement]:
-    """Every measurement in results.jsonl, in file order.
-
-    An unterminated last line is what a crash mid-append leaves; it is skipped. Any
-    other bad line is an error naming the file and line.
-    """
-    path = run_dir / RESULTS_JSONL
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise RunFolderError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    lines = raw.split(b"\n")
-    torn_tail = lines[-1] != b""
-    out: list[Measurement] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            out.append(from_json_obj(Measurement, json.loads(line)))
-        except (ValueError, SerializationError) as exc:
-            if torn_tail and number == len(lines):
-                break
-            raise RunFolderError(f"{path}:{number}: {exc}") from None
-    return out
-
-
-def read_run_info(run_dir: Path) -> RunInfo:
-    return _read_json_record(run_dir / RUN_JSON, RunInfo)
-
-
-def load_recording(
-    call_dir: Path, dtype: Literal["float32", "int16"] = "float32"
-) -> tuple[CallRecording, Audio, Audio]:
-    """A call folder back in memory: (recording, caller audio, received audio), for rescore."""
-    recording = _read_json_record(call_dir / RECORDING_JSON, CallRecording)
-    caller = _read_wav(
-        call_dir / _check_file_name(recording.caller_wav), recording.sample_rate, dtype
-    )
-    received = _read_wav(
-        call_dir / _check_file_name(recording.received_wav), recording.sample_rate, dtype
-    )
-    return recording, caller, received
-
-
-def load_scenario(call_dir: Path) -> Scenario:
-    return _read_json_record(call_dir / SCENARIO_JSON, Scenario)
-
-
-def iter_call_dirs(run_dir: Path) -> Iterator[Path]:
-    """Call folders with a complete recording (recording.json present), sorted by call id."""
-    calls = run_dir / CALLS_DIR
-    if calls.is_dir():
-        yield from sorted(p for p in calls.iterdir() if (p / RECORDING_JSON).is_file())
-
-
-def _read_json_record(path: Path, cls: type[T]) -> T:
-    try:
-        obj = json.loads(path.read_bytes())
-    except OSError as exc:
-        raise RunFolderError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise RunFolderError(f"{path}: not JSON: {exc}") from None
-    try:
-        return from_json_obj(cls, obj)
-    except SerializationError as exc:
-        raise RunFolderError(f"{path}: {exc}") from None
-
-
-def _read_wav(path: Path, rate: int, dtype: Literal["float32", "int16"]) -> Audio:
-    try:
-        data, file_rate = sf.read(path, dtype=dtype, always_2d=False)
-    except (OSError, RuntimeError, sf.LibsndfileError) as exc:
-        raise RunFolderError(f"{path}: cannot read WAV: {exc}") from None
-    if file_rate != rate:
-        raise RunFolderError(f"{path}: sample rate {file_rate} Hz, recording.json says {rate} Hz")
-    if data.ndim != 1:
-        raise RunFolderError(f"{path}: expected mono, got {data.shape[1]} channels")
-    return data  # type: ignore[no-any-return]
 
 
 # --------------------------------------------------------------------- file helpers
@@ -330,12 +286,6 @@ def _to_int16(audio: Audio, what: str) -> npt.NDArray[np.int16]:
         raise RunFolderError(f"{what}: contains NaN or infinite samples")
     # Scale by 32768, as soundfile does when reading int16 back as float.
     return np.clip(np.round(scaled), -32768, 32767).astype(np.int16)
-
-
-def _check_file_name(name: str) -> str:
-    if Path(name).name != name or name.startswith("."):
-        raise RunFolderError(f"{name!r} is not a plain file name")
-    return name
 
 
 @contextlib.contextmanager

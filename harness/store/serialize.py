@@ -103,6 +103,8 @@ def to_json(record: object, *, indent: int | None = None) -> str:
 def from_json(cls: type[T], text: str | bytes) -> T:
     try:
         obj = json.loads(text)
+        return from_json_obj(cls, obj)
+    except RecursionError:
+        raise SerializationError("JSON nested too deeply") from None
     except ValueError as exc:
         raise SerializationError(f"not JSON: {exc}") from None
-    return from_json_obj(cls, obj)

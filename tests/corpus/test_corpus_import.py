@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 import soundfile
 
 import harness.corpus.importer as importer_module
-from harness.corpus.errors import CorpusImportError
+from harness.corpus.errors import CorpusError, CorpusImportError
 from harness.corpus.importer import run_import
 from harness.corpus.model import load_audio, load_corpus
 
@@ -135,3 +136,79 @@ def test_bad_source_folders(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(CorpusImportError, match="no recordings found"):
         run_import(tmp_path / "empty", tmp_path / "out")
+
+
+# ------------------------------------------------- owning only what was created
+
+
+def _foreign_wavs(folder: Path) -> dict[Path, bytes]:
+    """WAVs the harness did not make, as a user might keep them beside a corpus."""
+    (folder / "mine").mkdir(parents=True, exist_ok=True)
+    files = {folder / "keep.wav": b"RIFF-user-1", folder / "mine" / "take 2.wav": b"RIFF-user-2"}
+    for path, data in files.items():
+        path.write_bytes(data)
+    return files
+
+
+def test_import_never_deletes_wavs_it_did_not_create(recordings: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    foreign = _foreign_wavs(out / "audio")
+    run_import(recordings, out)
+    # A re-import without one item removes that item's WAV (the corpus made it) and nothing else.
+    (recordings / "sub" / "two ch.wav").unlink()
+    outcome = run_import(recordings, out)
+    assert outcome.corpus.ids == ("hello",)
+    assert not (out / "audio" / "sub" / "two_ch.wav").exists()
+    assert {p: p.read_bytes() for p in foreign} == foreign
+
+
+def test_import_does_not_follow_a_symlink_out_of_the_output(recordings: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    foreign = _foreign_wavs(elsewhere)
+    (elsewhere / "hello.wav").write_bytes(b"RIFF-user-hello")  # same name as an item
+    foreign[elsewhere / "hello.wav"] = b"RIFF-user-hello"
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "audio").symlink_to(elsewhere)
+    with pytest.raises(CorpusError, match="leads out of"):
+        run_import(recordings, out)
+    assert {p: p.read_bytes() for p in foreign} == foreign
+    assert sorted(p.name for p in elsewhere.rglob("*")) == ["hello.wav", "keep.wav", "mine", "take 2.wav"]
+
+
+def test_a_manifest_naming_files_outside_is_not_obeyed(recordings: Path, tmp_path: Path) -> None:
+    """A hand-edited manifest can list any path: stale-file removal stays inside the output."""
+    out = tmp_path / "out"
+    run_import(recordings, out)
+    victim = tmp_path / "victim.wav"
+    victim.write_bytes(b"RIFF-victim")
+    manifest = (out / "manifest.json").read_text()
+    (out / "audio" / "link").symlink_to(tmp_path)
+    (out / "manifest.json").write_text(manifest.replace('"audio/hello.wav"', '"audio/link/victim.wav"'))
+    run_import(recordings, out, force=True)
+    assert victim.read_bytes() == b"RIFF-victim"
+
+
+def test_a_fifo_transcript_is_a_problem_not_a_hang(recordings: Path, tmp_path: Path) -> None:
+    (recordings / "hello.txt").unlink()
+    os.mkfifo(recordings / "hello.txt")
+    with pytest.raises(CorpusImportError, match=r"hello.txt: cannot read transcript \(is a FIFO"):
+        run_import(recordings, tmp_path / "out")
+
+
+def test_audio_declaring_an_absurd_length_is_refused(recordings: Path, tmp_path: Path) -> None:
+    """1 Hz x 300,000 samples would be resampled to 14.4 billion samples (57 GB)."""
+    soundfile.write(str(recordings / "slow.wav"), np.zeros(300_000, np.int16), 1)
+    (recordings / "slow.txt").write_text("slow")
+    with pytest.raises(CorpusImportError, match=r"slow.wav: 300000 samples at 1 Hz is not a recording"):
+        run_import(recordings, tmp_path / "out")
+
+
+@pytest.mark.timeout(60)
+def test_a_fifo_in_place_of_a_corpus_wav_is_rebuilt_not_waited_on(recordings: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run_import(recordings, out)
+    (out / "audio" / "hello.wav").unlink()
+    os.mkfifo(out / "audio" / "hello.wav")  # the cache check hashes every WAV: it must not block
+    outcome = run_import(recordings, out)
+    assert not outcome.cached and (out / "audio" / "hello.wav").is_file()

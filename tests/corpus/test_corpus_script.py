@@ -71,3 +71,22 @@ def test_unreadable_and_non_yaml_scripts(tmp_path: Path) -> None:
     wrong_version.write_text("schema_version: 2\nname: x\nitems: [{id: a, text: hi}]\n")
     with pytest.raises(ScriptError, match="schema_version"):
         load_script(wrong_version)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(("content", "message"), [
+    ("fifo", r"is a FIFO \(named pipe\), not a regular file"),
+    ("name: x\nitems:\n  - id: !!int x\n", "not valid YAML: invalid value"),
+    ("name: x\nitems: " + "[" * 2000 + "]" * 2000, "not valid YAML"),
+    ("name: x\x00\n", "not valid YAML"),
+])
+def test_hostile_scripts_are_script_errors(tmp_path: Path, content: str, message: str) -> None:
+    import os
+
+    path = tmp_path / "script.yaml"
+    if content == "fifo":
+        os.mkfifo(path)
+    else:
+        path.write_text(content)
+    with pytest.raises(ScriptError, match=message):
+        load_script(path)

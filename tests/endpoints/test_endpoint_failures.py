@@ -201,3 +201,39 @@ def test_endpoint_that_never_sends_audio_is_no_audio(corpus: Corpus) -> None:
     rec = _run(corpus, endpoint, app)
     assert rec.failure is not None and rec.failure.kind == FailureKind.NO_AUDIO, rec.failure
     assert rec.dialect_info.get("hangup") == "HTTP 200"
+
+
+PLAIN_KEY = "Zq9-not-shaped-like-a-key-7731"
+"""A key no credential pattern recognises: only the configured secret itself can catch it."""
+
+
+async def _echo_authorization(request: web.Request) -> web.Response:
+    """A buggy endpoint whose non-SDP answer starts with the request's own headers."""
+    body = f"Authorization: {request.headers.get('Authorization', '')}\r\nHost: x\r\n\r\nno"
+    return web.Response(status=201, text=body, content_type="text/plain",
+                        headers={"Location": f"/session/{PLAIN_KEY}"})
+
+
+async def _plain_secret(request: web.Request) -> web.Response:
+    return web.json_response({"value": PLAIN_KEY, "expires_at": 1})
+
+
+@pytest.mark.parametrize(("dialect", "route"), [
+    (Dialect.WHIP, "POST /whip"),
+    (Dialect.PIPECAT, "POST /api/offer"),
+    (Dialect.OPENAI_REALTIME, "POST /v1/realtime/calls"),
+])
+def test_a_key_echoed_in_the_answer_body_or_location_is_redacted(
+    corpus: Corpus, monkeypatch: pytest.MonkeyPatch, dialect: Dialect, route: str
+) -> None:
+    monkeypatch.setenv("PLAIN_KEY_VAR", PLAIN_KEY)
+    routes = {route: _echo_authorization, "POST /v1/realtime/client_secrets": _plain_secret}
+    url = "http://127.0.0.1:PORT/whip" if dialect is Dialect.WHIP else "http://127.0.0.1:PORT"
+    endpoint = EndpointSpec(name="echoing", dialect=dialect, url=url, api_key_env="PLAIN_KEY_VAR")
+    rec = _run(corpus, endpoint, _app(**routes))
+    assert rec.failure is not None and rec.failure.kind == FailureKind.SIGNALLING_ERROR
+    assert "Authorization: ***" in rec.failure.reason, rec.failure.reason
+    assert PLAIN_KEY not in rec.failure.reason and PLAIN_KEY[:10] not in rec.failure.reason
+    location = str(rec.dialect_info.get("location", ""))
+    if dialect is not Dialect.PIPECAT:
+        assert location.endswith("/session/***"), rec.dialect_info

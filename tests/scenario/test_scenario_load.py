@@ -258,7 +258,7 @@ MALFORMED = [
           - say: {utterance: q_time, expect: {contains: ["ok", "re:(unclosed"]}}
         """,
         "step 0 (say): field 'expect.contains[1]': invalid regular expression '(unclosed': "
-        "missing ), unterminated subpattern at position 0 (line 3)",
+        "missing ) at position 9 (line 3)",
         id="bad-regex",
     ),
     pytest.param(
@@ -305,7 +305,7 @@ MALFORMED = [
           - say: q_time
         """,
         "field 'id': must start with a letter or digit and contain only letters, digits, "
-        "'_', '.', '-' (at most 120 characters) (line 1)",
+        "'_', '.', '-' (no '..', at most 120 characters) (line 1)",
         id="bad-id",
     ),
     pytest.param(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import secrets
 import struct
 import time
@@ -93,9 +94,12 @@ def parse_heard(body: bytes) -> HeardBlock | None:
     if len(body) < 8:
         return None
     (start,) = struct.unpack_from("<d", body, 0)
+    if not math.isfinite(start):
+        return None
     usable = (len(body) - 8) // 4 * 4
     samples = np.frombuffer(body[8 : 8 + usable], dtype="<f4").astype(np.float32)
-    return HeardBlock(start_frame=round(start), samples=samples)
+    # Non-finite samples would make the call's heard.wav unwritable (and the call lost).
+    return HeardBlock(start_frame=round(start), samples=np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0))
 
 
 @dataclass(slots=True)

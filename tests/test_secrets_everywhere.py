@@ -1,0 +1,181 @@
+"""No key reaches a run folder, a report or the console, whatever the endpoint sends back.
+
+A hostile local endpoint for each dialect echoes what it was sent: the request's
+``Authorization`` header as the start of a non-SDP answer body (the 60-character
+snippet of the failure reason), the key in a ``Location`` header, the URL's query
+string back in a 401 message that also carries rich markup (``[/x]``). The key is not
+shaped like one (no ``sk-``), so only knowing the configured secret catches it; the
+query-string key is caught by its parameter name. Every byte under the run folder
+(results, recordings, run.json with argv and URLs, junit, html, markdown, allure) and
+everything printed is searched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from aiohttp import web
+from typer.testing import CliRunner
+
+from harness.cli import app
+from harness.redact import install_log_redaction
+
+pytestmark = [pytest.mark.network]
+
+KEY = "Zq9-hostile-KEY-value-7731xx"
+"""Not shaped like any vendor's key: only the configured secret itself can catch it."""
+QUERY_KEY = "qk-query-secret-55aa11"
+KEY_ENV = "HOSTILE_ENDPOINT_KEY"
+
+
+def _echo_body(request: web.Request) -> str:
+    headers = "\r\n".join(f"{k}: {v}" for k, v in request.headers.items())
+    return f"{headers}\r\n\r\nyou asked for {request.path_qs}"
+
+
+async def _client_secret(request: web.Request) -> web.Response:
+    return web.json_response({"value": "ek_" + KEY[::-1], "expires_at": 1})
+
+
+async def _calls_location(request: web.Request) -> web.Response:
+    auth = request.headers.get("Authorization", "")
+    return web.Response(status=201, text=_echo_body(request), content_type="text/plain",
+                        headers={"Location": f"/v1/realtime/calls/{KEY}?echo={quote(auth)}"})
+
+
+async def _refuse_401(request: web.Request) -> web.Response:
+    auth = request.headers.get("Authorization", "")
+    message = f"Incorrect API key provided: {auth} [/x] for {request.path_qs} [bold]"
+    return web.json_response({"error": {"message": message, "code": "invalid_api_key"}}, status=401)
+
+
+async def _pipecat_offer(request: web.Request) -> web.Response:
+    return web.Response(status=200, text=_echo_body(request), content_type="text/plain")
+
+
+async def _whip_offer(request: web.Request) -> web.Response:
+    return web.Response(status=201, text=_echo_body(request), content_type="text/plain",
+                        headers={"Location": f"/whip/session/{KEY}?token={QUERY_KEY}", "ETag": KEY})
+
+
+async def _whip_delete(request: web.Request) -> web.Response:
+    return web.Response(status=200, text=_echo_body(request))
+
+
+@pytest.fixture
+def hostile_server() -> Iterator[int]:
+    """The hostile endpoint on a loop in its own thread (the CLI runs its own loop)."""
+    application = web.Application()
+    for method, path, handler in [
+        ("POST", "/echo/v1/realtime/client_secrets", _client_secret),
+        ("POST", "/echo/v1/realtime/calls", _calls_location),
+        ("POST", "/refuse/v1/realtime/client_secrets", _refuse_401),
+        ("POST", "/api/offer", _pipecat_offer),
+        ("POST", "/whip", _whip_offer),
+        ("DELETE", "/whip/session/{tail:.*}", _whip_delete),
+    ]:
+        application.router.add_route(method, path, handler)
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(application)
+    loop.run_until_complete(runner.setup())
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    loop.run_until_complete(site.start())
+    port: int = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield port
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=5)
+    loop.run_until_complete(runner.cleanup())
+    loop.close()
+
+
+def _forms(secret: str) -> list[bytes]:
+    return [secret.encode(), quote(secret, safe="").encode(), secret[::-1].encode()]
+
+
+def test_no_secret_anywhere_for_every_dialect(tmp_path: Path, hostile_server: int,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(KEY_ENV, KEY)
+    port = hostile_server
+    base = f"http://127.0.0.1:{port}"
+    (tmp_path / "endpoints.toml").write_text(f"""
+[endpoints.hostile-openai]
+dialect = "openai-realtime"
+url = "{base}/echo"
+api_key_env = "{KEY_ENV}"
+
+[endpoints.hostile-401]
+dialect = "openai-realtime"
+url = "{base}/refuse"
+api_key_env = "{KEY_ENV}"
+
+[endpoints.hostile-pipecat]
+dialect = "pipecat"
+url = "{base}?api_key={QUERY_KEY}"
+api_key_env = "{KEY_ENV}"
+
+[endpoints.hostile-whip]
+dialect = "whip"
+url = "{base}/whip"
+api_key_env = "{KEY_ENV}"
+""")
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "one.yaml").write_text("id: one_turn\nsteps:\n  - say: q_time\n")
+    out = tmp_path / "runs"
+    args = ["run", str(suite), "--out", str(out), "--endpoints-file", str(tmp_path / "endpoints.toml"),
+            "--signalling-timeout", "3", "--concurrency", "4",
+            "-e", f"whip+{base}/whip?api_key={QUERY_KEY}"]
+    for name in ("hostile-openai", "hostile-401", "hostile-pipecat", "hostile-whip"):
+        args += ["-e", name]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, result.output  # every call failed, the run finished
+    (run_dir,) = out.iterdir()
+
+    files = [p for p in run_dir.rglob("*") if p.is_file()]
+    names = {p.name for p in files}
+    assert {"run.json", "results.jsonl", "junit.xml", "index.html", "summary.md"} <= names
+    assert sum(p.name == "recording.json" for p in files) == 5
+    assert any(p.parent.name == "allure-results" for p in files)
+    for path in files:
+        data = path.read_bytes()
+        for secret in (KEY, QUERY_KEY):
+            for form in _forms(secret):
+                assert form not in data, f"{form!r} in {path.relative_to(run_dir)}"
+    for secret in (KEY, QUERY_KEY):
+        for form in _forms(secret):
+            assert form.decode() not in result.output
+
+    # The failures are still there to read, with the endpoint's words.
+    results = (run_dir / "results.jsonl").read_text()
+    assert results.count('"metric":"call_failed"') == 5
+    assert "is not SDP" in results and "HTTP 401" in results and "not JSON" in results
+    assert "[/x]" in result.output  # printed as text, not taken as markup
+    assert "api_key=***" in (run_dir / "run.json").read_text()
+
+
+def test_log_records_are_redacted_whichever_handler_writes_them(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv(KEY_ENV, KEY)
+    from harness.redact import register_secret_env
+
+    register_secret_env(KEY_ENV)
+    install_log_redaction()
+    with caplog.at_level(logging.WARNING):
+        logging.getLogger("aiortc.some.library").warning("offer to %s failed: %s", f"{KEY}/x",
+                                                         "token=abcdef123456")
+        try:
+            raise RuntimeError(f"boom {KEY}")
+        except RuntimeError:
+            logging.getLogger("harness.x").exception("failed")
+    text = caplog.text
+    assert KEY not in text and "abcdef123456" not in text
+    assert "offer to ***/x failed: token=***" in text and "boom ***" in text
