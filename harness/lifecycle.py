@@ -224,6 +224,8 @@ class RunLifecycle:
     def _write_call(self, finished: FinishedCall, spec: CallSpec) -> None:
         artifacts = finished.artifacts()
         self.folder.write_scenario(spec.call_id, spec.scenario)
+        # the corpus texts the call said, so ``rescore`` reproduces input_wer rows
+        self.folder.write_texts(spec.call_id, corpus_texts(self.corpus, finished.recording))
         self.folder.write_recording(artifacts.recording, artifacts.caller_audio, artifacts.received_audio,
                                     artifacts.heard_audio)
 
