@@ -1,8 +1,7 @@
 """The browser page's messages to Python: any text or binary frame is kept or counted malformed.
 
-This is today's parser in ``harness/callers/browser/session.py`` (``PageSession``'s
-intake, ``parse_frames``, ``parse_heard``); the page protocol is becoming typed records
-(``callers/browser/protocol.py``), which these properties should then target.
+Targets the typed page protocol (``callers/browser/protocol.py``: ``parse_message``)
+and ``PageSession``'s intake, ``parse_frames`` and ``parse_heard``.
 """
 
 from __future__ import annotations
@@ -14,16 +13,11 @@ from fuzz.hostile import hostile_json, hostile_scalars, hostile_text
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from harness.callers.browser.session import (
-    _FRAME_HEAD,
-    _HEADER,
-    KIND_HEARD,
-    KIND_RECV,
-    KIND_SENT,
-    PageSession,
-    parse_frames,
-    parse_heard,
-)
+from harness.callers.browser.protocol import BINARY_HEADER_BYTES, BinaryKind, ProtocolError, parse_message
+from harness.callers.browser.session import _FRAME_HEAD, PageSession, parse_frames, parse_heard
+
+_HEADER = BINARY_HEADER_BYTES
+KIND_SENT, KIND_RECV, KIND_HEARD = BinaryKind.SENT, BinaryKind.RECEIVED, BinaryKind.HEARD
 
 TYPES = ["pong", "stats", "played", "step", "dc", "playout", "speech", "error", "state", "connected",
          "capture", "done", "offer", "bogus"]
@@ -72,6 +66,12 @@ def test_page_messages(messages: list[str | bytes]) -> None:
         else:
             session._on_binary(message)
     ev = session.evidence
+    for message in messages:  # the typed parser either gives a message or says why not
+        if isinstance(message, str):
+            try:
+                parse_message(message)
+            except ProtocolError as exc:
+                assert str(exc)
     assert all(len(row) == 2 for row in ev.playout)
     assert all(isinstance(f.payload, bytes) for f in (*ev.sent, *ev.received))
     assert ev.malformed <= len(messages)
