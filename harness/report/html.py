@@ -19,6 +19,7 @@ import jinja2
 from harness.records import EventKind, Measurement, VerdictStatus
 from harness.report.context import CallEntry, ReportContext
 from harness.report.plots import cdf_png, cutoff_curve_png, cutoff_points
+from harness.report.regions import region_latency
 from harness.stats.percentiles import summarize
 
 __all__ = ["INDEX_HTML", "render_html", "write_html"]
@@ -123,6 +124,7 @@ def render_html(ctx: ReportContext, timelines: Mapping[str, bytes] | None = None
         n_calls=len(ctx.calls),
         n_failed=len(failed_calls),
         summary=summary,
+        regions=region_latency(ctx.calls),
         plots=_latency_plots(ctx.measurements),
         cutoff=cutoff,
         verdicts=ctx.verdicts,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from harness.records import Measurement, VerdictStatus
 from harness.report.context import ReportContext
+from harness.report.regions import RegionLatency, region_latency
 from harness.stats.percentiles import summarize
 from harness.stats.regression import Change
 
@@ -57,6 +58,20 @@ def _key_metrics(measurements: Sequence[Measurement]) -> list[str]:
     return lines
 
 
+def _region_rows(regions: Sequence[RegionLatency]) -> list[str]:
+    lines = ["| region | calls | nodes | turns | p50 | p95 |", "|---|--:|--:|--:|--:|--:|"]
+    for r in regions[:MAX_ROWS]:
+        s = r.summary
+        lines.append(f"| {_safe(r.region, 40)} | {r.calls} | {r.nodes} | {s.n} | {_fmt(s.p50, s.unit)} "
+                     f"| {_fmt(s.p95, s.unit)} |")
+    if len(regions) > MAX_ROWS:
+        lines.append(f"\n_{len(regions) - MAX_ROWS} more regions in index.html_")
+    left_out = sum(r.disturbed for r in regions)
+    if left_out:
+        lines.append(f"\n_{left_out} disturbed calls left out_")
+    return lines
+
+
 def render_markdown(ctx: ReportContext) -> str:
     failed_calls = [c for c in ctx.calls if not c.ok]
     gate_fail = [v for v in ctx.verdicts if v.status is VerdictStatus.FAIL]
@@ -87,6 +102,9 @@ def render_markdown(ctx: ReportContext) -> str:
         lines.append("")
     if ctx.measurements:
         lines += ["### Key metrics", "", *_key_metrics(ctx.measurements), ""]
+    regions = region_latency(ctx.calls, n_resamples=200)
+    if regions:
+        lines += ["### Turn latency by caller region", "", *_region_rows(regions), ""]
     if failed_calls:
         lines += ["### Failed calls", ""]
         for c in failed_calls[:MAX_FAILED]:
