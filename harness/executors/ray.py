@@ -28,6 +28,7 @@ import dataclasses
 import logging
 import os
 import socket
+import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,7 +46,14 @@ from harness.executors.ray_nodes import CallerNode, caller_nodes
 from harness.executors.worker import CallWorker, WorkerConfig
 from harness.records import CallSpec, Failure, FailureKind, WorkerInfo
 
-__all__ = ["DEFAULT_CALLS_PER_WORKER", "CallActor", "RayExecutor", "RayExecutorError", "call_deadline_s"]
+__all__ = [
+    "DEFAULT_CALLS_PER_WORKER",
+    "CallActor",
+    "InFlightCall",
+    "RayExecutor",
+    "RayExecutorError",
+    "call_deadline_s",
+]
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +110,16 @@ def call_deadline_s(spec: CallSpec, config: WorkerConfig) -> float:
             + 30.0 * len(spec.scenario.steps) + 60.0)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InFlightCall:
+    """A call handed to a worker and not back yet: what is running where."""
+
+    call_id: str
+    worker: WorkerInfo
+    since_ns: int
+    """``time.monotonic_ns()`` in the driver when the call was handed to the worker."""
+
+
 @dataclass(slots=True, kw_only=True)
 class _Actor:
     handle: Any
@@ -155,12 +173,18 @@ class RayExecutor:
         self.start_timeout_s = start_timeout_s
         self.call_timeout_s = call_timeout_s
         self._actors: list[_Actor] = []
+        self._in_flight: dict[str, InFlightCall] = {}
         self._started_ray = False
 
     @property
     def actors(self) -> tuple[WorkerInfo, ...]:
         """Where the caller actors run (after the first ``run``)."""
         return tuple(a.info for a in self._actors)
+
+    @property
+    def in_flight(self) -> tuple[InFlightCall, ...]:
+        """The calls being played right now, and where (for progress and for tests)."""
+        return tuple(self._in_flight.values())
 
     # ------------------------------------------------------------------ start
 
@@ -241,6 +265,14 @@ class RayExecutor:
             await on_finished(self._failed(spec, None, f"no Ray caller worker left ({reasons})"))
 
     async def _play(self, actor: _Actor, spec: CallSpec) -> FinishedCall:
+        self._in_flight[spec.call_id] = InFlightCall(call_id=spec.call_id, worker=actor.info,
+                                                      since_ns=time.monotonic_ns())
+        try:
+            return await self._result(actor, spec)
+        finally:
+            self._in_flight.pop(spec.call_id, None)
+
+    async def _result(self, actor: _Actor, spec: CallSpec) -> FinishedCall:
         ref = actor.handle.run_call.remote(spec)
         deadline = self.call_timeout_s or call_deadline_s(spec, self.config)
         where = f"node {actor.node.node_id[:12]} ({actor.node.region or 'unlabelled'})"
