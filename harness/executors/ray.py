@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import itertools
 import logging
 import os
 import socket
@@ -135,6 +136,16 @@ def _short(exc: BaseException) -> str:
     useful = [line for line in lines if not line.startswith(("class_name:", "actor_id:", "pid:",
                                                              "namespace:", "ip:"))]
     return " ".join(useful)[:400] or type(exc).__name__
+
+
+def _interleaved(actors: Sequence[_Actor]) -> list[_Actor]:
+    """Actors ordered node by node in turn (a1@n1, a1@n2, a2@n1, ...): calls dealt in this
+    order spread over the nodes first, whatever the concurrency cap."""
+    by_node: dict[str, list[_Actor]] = {}
+    for actor in actors:
+        by_node.setdefault(actor.node.node_id, []).append(actor)
+    rounds = itertools.zip_longest(*by_node.values())
+    return [actor for round_ in rounds for actor in round_ if actor is not None]
 
 
 def _check_reachable(address: str) -> None:
@@ -248,8 +259,7 @@ class RayExecutor:
     async def run(self, specs: Sequence[CallSpec], on_finished: OnFinished) -> None:
         actors = await self._start()
         queue = deque(specs)
-        # Slots interleaved across actors (and so nodes): the first calls spread out.
-        slots = [a for _ in range(self.calls_per_worker) for a in actors]
+        slots = _interleaved(actors) * self.calls_per_worker
         if self.concurrency is not None:
             slots = slots[: self.concurrency]
 
@@ -258,7 +268,13 @@ class RayExecutor:
                 spec = queue.popleft()
                 await on_finished(await self._play(actor, spec))
 
-        await asyncio.gather(*(serve(a) for a in slots))
+        # A TaskGroup: if the driver's own on_finished fails, no slot goes on dispatching.
+        try:
+            async with asyncio.TaskGroup() as group:
+                for actor in slots:
+                    group.create_task(serve(actor))
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None  # the driver's error, as the caller knows it
         reasons = "; ".join(sorted({a.lost for a in self._actors if a.lost})) or "none started"
         while queue:  # every worker was lost: the rest are failures, never dropped
             spec = queue.popleft()
@@ -292,6 +308,8 @@ class RayExecutor:
         except RayTaskError as exc:  # the worker raised: a bug, not a lost node
             return self._failed(spec, actor.info, f"Ray worker on {where} raised: {_short(exc)}",
                                 kind=FailureKind.CALLER_ERROR)
+        except RayError as exc:  # e.g. the result was lost with its node before it was fetched
+            return self._failed(spec, actor.info, f"result of the call on {where} lost: {_short(exc)}")
 
     @staticmethod
     def _failed(spec: CallSpec, worker: WorkerInfo | None, reason: str,
