@@ -221,7 +221,15 @@ class RayExecutor:
         root = self.config.corpus_dir or default_corpus(build=True).root
         return pack_corpus(root)
 
-    async def _start(self) -> list[_Actor]:
+    async def start(self) -> tuple[WorkerInfo, ...]:
+        """Join the cluster and start the caller actors now (``run`` does it on first use).
+
+        Raises ``RayExecutorError`` when the cluster cannot be reached or no actor starts.
+        """
+        await self._live_actors()
+        return self.actors
+
+    async def _live_actors(self) -> list[_Actor]:
         if self._actors:
             return [a for a in self._actors if not a.lost]
         self._connect()
@@ -262,7 +270,7 @@ class RayExecutor:
     # -------------------------------------------------------------------- run
 
     async def run(self, specs: Sequence[CallSpec], on_finished: OnFinished) -> None:
-        actors = await self._start()
+        actors = await self._live_actors()
         queue = deque(specs)
         slots = _interleaved(actors) * self.calls_per_worker
         if self.concurrency is not None:
