@@ -60,6 +60,9 @@ class FailureKind(StrEnum):
     MISSING_CORPUS_ITEM = "missing_corpus_item"
     BROWSER_UNAVAILABLE = "browser_unavailable"
     CALLER_ERROR = "caller_error"
+    WORKER_LOST = "worker_lost"
+    """The process or node running the call went away mid-call (a Ray node died): what
+    the endpoint saw is unknown, so the call is a failure, never silently re-run."""
     SCORING_ERROR = "scoring_error"
     """The call ended, but its recording could not be scored (the reason says why)."""
 

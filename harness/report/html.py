@@ -21,6 +21,7 @@ from harness.fmt import fmt_value
 from harness.records import EventKind, Measurement, VerdictStatus
 from harness.report.context import CallEntry, ReportContext
 from harness.report.plots import cdf_png, cutoff_curve_png, cutoff_points
+from harness.report.regions import region_latency
 from harness.stats.percentiles import summarize
 
 __all__ = ["INDEX_HTML", "render_html", "write_html"]
@@ -124,6 +125,7 @@ def render_html(ctx: ReportContext, timelines: Mapping[str, bytes] | None = None
         n_disturbed=len(disturbed),
         disturbed_counted=ctx.include_disturbed,
         summary=summary,
+        regions=region_latency(ctx.calls),
         plots=_latency_plots(counted),
         cutoff=cutoff,
         verdicts=ctx.verdicts,

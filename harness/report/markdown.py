@@ -15,6 +15,7 @@ from pathlib import Path
 from harness.fmt import fmt_value
 from harness.records import Measurement, VerdictStatus
 from harness.report.context import ReportContext
+from harness.report.regions import RegionLatency, region_latency
 from harness.stats.percentiles import summarize
 from harness.stats.regression import Change
 
@@ -49,6 +50,20 @@ def _key_metrics(measurements: Sequence[Measurement]) -> list[str]:
     if rates:
         parts = [f"{_safe(k, 40)} {sum(v) / len(v):.1%} (n={len(v)})" for k, v in sorted(rates.items())]
         lines.append("\nRates: " + ", ".join(parts[:MAX_ROWS]))
+    return lines
+
+
+def _region_rows(regions: Sequence[RegionLatency]) -> list[str]:
+    lines = ["| region | calls | nodes | turns | p50 | p95 |", "|---|--:|--:|--:|--:|--:|"]
+    for r in regions[:MAX_ROWS]:
+        s = r.summary
+        lines.append(f"| {_safe(r.region, 40)} | {r.calls} | {r.nodes} | {s.n} | {fmt_value(s.p50, s.unit, ms_suffix=True)} "
+                     f"| {fmt_value(s.p95, s.unit, ms_suffix=True)} |")
+    if len(regions) > MAX_ROWS:
+        lines.append(f"\n_{len(regions) - MAX_ROWS} more regions in index.html_")
+    left_out = sum(r.disturbed for r in regions)
+    if left_out:
+        lines.append(f"\n_{left_out} disturbed calls left out_")
     return lines
 
 
@@ -94,6 +109,9 @@ def render_markdown(ctx: ReportContext) -> str:
         lines.append("")
     if ctx.counted_measurements:
         lines += ["### Key metrics", "", *_key_metrics(ctx.counted_measurements), ""]
+    regions = region_latency(ctx.calls, n_resamples=200)
+    if regions:
+        lines += ["### Turn latency by caller region", "", *_region_rows(regions), ""]
     if failed_calls:
         lines += ["### Failed calls", ""]
         for c in failed_calls[:MAX_FAILED]:

@@ -13,7 +13,12 @@ from fuzz.hostile import hostile_json, hostile_scalars, hostile_text
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from harness.callers.browser.protocol import BINARY_HEADER_BYTES, BinaryKind, ProtocolError, parse_message
+from harness.callers.browser.protocol import (
+    BINARY_HEADER_BYTES,
+    BinaryKind,
+    ProtocolError,
+    parse_message,
+)
 from harness.callers.browser.session import _FRAME_HEAD, PageSession, parse_frames, parse_heard
 
 _HEADER = BINARY_HEADER_BYTES
