@@ -5,7 +5,9 @@ from __future__ import annotations
 from harness.endpoints.base import WebRTCEndpoint
 from harness.endpoints.openai_realtime import OpenAIRealtimeEndpoint
 from harness.endpoints.pipecat import PipecatEndpoint
+from harness.endpoints.websocket_pcm import WebSocketPcmEndpoint
 from harness.endpoints.whip import WhipEndpoint
+from harness.endpoints.ws_base import WsDialect
 from harness.records import Dialect, EndpointSpec
 
 ADAPTERS: dict[Dialect, type[WebRTCEndpoint]] = {
@@ -13,6 +15,20 @@ ADAPTERS: dict[Dialect, type[WebRTCEndpoint]] = {
     Dialect.PIPECAT: PipecatEndpoint,
     Dialect.WHIP: WhipEndpoint,
 }
+
+
+WS_ADAPTERS: dict[Dialect, type[WsDialect]] = {
+    Dialect.WEBSOCKET_PCM: WebSocketPcmEndpoint,
+}
+
+
+def open_ws_endpoint(spec: EndpointSpec, *, timeout_s: float = 10.0) -> WsDialect:
+    """The WebSocket dialect adapter of ``spec``; ``NotImplementedError`` for other dialects."""
+    try:
+        adapter = WS_ADAPTERS[spec.dialect]
+    except KeyError:
+        raise NotImplementedError(f"dialect {spec.dialect} is not a WebSocket dialect") from None
+    return adapter(spec, timeout_s=timeout_s)
 
 
 def open_endpoint(spec: EndpointSpec, *, timeout_s: float = 10.0) -> WebRTCEndpoint:
