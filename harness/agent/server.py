@@ -20,7 +20,10 @@ from aiohttp import web
 from harness.agent.call import AgentCall, Responder
 from harness.agent.dialects import PipecatAgentCall
 from harness.agent.knobs import AgentKnobs, AgentMode
+from harness.agent.listener import DialectListener
 from harness.agent.truth import TruthLog
+from harness.agent.ws_call import WsAgentCall
+from harness.agent.ws_server import WsRoutes
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,8 @@ class AgentServer:
         self.brain = brain
         self.calls: dict[str, AgentCall] = {}
         self._counter = itertools.count()
+        self.ws_calls: dict[str, WsAgentCall] = {}
+        self.ws = WsRoutes(knobs, truth, brain, self.ws_calls, lambda: next(self._counter), NEVER_ANSWER_S)
         self.app = web.Application()
         self.app.add_routes(
             [
@@ -152,7 +157,7 @@ class AgentServer:
         return call_id, sdp
 
     async def _shutdown(self, app: web.Application) -> None:
-        for call in list(self.calls.values()):
+        for call in [*self.calls.values(), *self.ws_calls.values()]:
             await call.close(reason="agent shutdown")
         self.truth.close()
 
@@ -173,10 +178,11 @@ async def serve(host: str, port: int, knobs: AgentKnobs, truth_path: Path | None
     server = AgentServer(knobs, TruthLog(truth_path), brain)
     runner = web.AppRunner(server.app, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    sockets = getattr(site._server, "sockets", None) or []
-    bound = sockets[0].getsockname()[1] if sockets else port
+    assert runner.server is not None
+    # One port for all dialects: WebSocket upgrades stay with the agent (kernel-stamped
+    # sockets), every other request goes to aiohttp (harness.agent.listener).
+    listener = DialectListener(runner.server, server.ws.route, host, port)
+    bound = await listener.start()
     print(f"{READY_PREFIX}http://{host}:{bound}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -186,5 +192,6 @@ async def serve(host: str, port: int, knobs: AgentKnobs, truth_path: Path | None
     try:
         await stop.wait()
     finally:
+        await listener.close()
         await runner.cleanup()
         print("voice-harness agent stopped", file=sys.stderr, flush=True)

@@ -54,6 +54,8 @@ from harness.ws.wire_playout import WirePlayout
 
 log = logging.getLogger(__name__)
 
+_SILENT_FRAME = np.zeros(SAMPLE_RATE * FRAME_NS // 1_000_000_000, dtype=np.float32)
+
 
 class WebSocketCaller:
     kind = CallerKind.WEBSOCKET
@@ -256,21 +258,38 @@ class _WsCall:
                          *self.dialect.mark_messages(flush.marks)]
 
     async def _release(self) -> None:
-        """Hand audio to the live detector as it plays (the scenario reacts to what is heard)."""
+        """Hand audio to the live detector as it plays (the scenario reacts to what is heard).
+
+        When nothing plays, the client plays silence: the detector gets that too, or it
+        would never see a reply end.
+        """
+        fed_until = time.monotonic_ns()
         while True:
             now = time.monotonic_ns()
             released, marks = self.model.due(now)
             for piece in released:
+                fed_until = self._feed_silence(fed_until, piece.edge_ns)
                 upsampler = self._upsamplers.setdefault(piece.rate, LiveUpsampler(piece.rate))
-                self.activity.on_audio(upsampler.push(piece.samples), 0, piece.edge_ns)
+                audio = upsampler.push(piece.samples)
+                self.activity.on_audio(audio, 0, piece.edge_ns)
+                fed_until = max(fed_until, piece.edge_ns + samples_to_ns(piece.samples.size, piece.rate))
+            if not self.model.playing(now):
+                fed_until = self._feed_silence(fed_until, now)
             if marks:
                 with contextlib.suppress(WsClosed):
                     await self._send_all(self.dialect.mark_messages([m.name for m in marks]))
             due = self.model.next_due_ns()
-            wait_s = 1.0 if due is None else max(0.0, (due - time.monotonic_ns()) / 1e9)
+            wait_s = FRAME_NS / 1e9 if due is None else max(0.0, (due - time.monotonic_ns()) / 1e9)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait_s)
+                await asyncio.wait_for(self._wake.wait(), min(wait_s, FRAME_NS / 1e9))
+
+    def _feed_silence(self, start_ns: int, end_ns: int) -> int:
+        """Silence from ``start_ns`` to ``end_ns`` in whole 20 ms frames; returns where it stopped."""
+        while end_ns - start_ns >= FRAME_NS:
+            self.activity.on_audio(_SILENT_FRAME, 0, start_ns)
+            start_ns += FRAME_NS
+        return start_ns
 
     async def _send_all(self, messages: list[Outgoing]) -> int:
         """Send in order; returns when the first was handed to the kernel (0 if none)."""
