@@ -60,7 +60,7 @@ class WsAgentCall(AgentCallCore):
         try:
             await self._send(self.dialect.hello())
             if self.dialect.ready_on_connect:
-                self._ready.set()
+                self._start_session()
             if self.knobs.malformed_events:
                 await self._send(self.dialect.malformed_messages())
             self.spawn(self._send_loop())
@@ -83,14 +83,23 @@ class WsAgentCall(AgentCallCore):
                     self.truth.write(kind, call_id=self.call_id, t_ns=message.arrival_ns, **fields)
                 if heard.replies:
                     await self._send(heard.replies)
-                if heard.ready:
-                    self._ready.set()
+                if heard.ready or (heard.audio and not self._ready.is_set()):
+                    self._start_session()
                 if heard.audio:
                     self._on_wire_audio(heard.audio, message.arrival_ns)
                 if heard.closing:
                     return "caller stopped the stream"
         except WsClosed as closed:
             return f"closed by the caller ({closed.code})"
+
+    def _start_session(self) -> None:
+        """Formats are final once the client's set-up is in (OpenAI may switch to mu-law)."""
+        if self._ready.is_set():
+            return
+        self._upsampler = LiveUpsampler(self.dialect.input_format.rate)
+        self.wire = WirePlayout(self.dialect.output_format.rate, record=False)
+        self.playout = self.wire
+        self._ready.set()
 
     def _on_wire_audio(self, data: bytes, arrival_ns: int) -> None:
         fmt = self.dialect.input_format

@@ -27,6 +27,7 @@ from harness.agent.listener import WsRoute
 from harness.agent.truth import TruthLog
 from harness.agent.ws_call import WsAgentCall
 from harness.agent.ws_dialects.base import ServerDialect
+from harness.agent.ws_dialects.openai import OpenAIServer
 from harness.agent.ws_dialects.pcm import PcmServer
 from harness.ws.connection import Decision, ws_accept
 from harness.ws.stamped import StampedStream
@@ -34,6 +35,7 @@ from harness.ws.stamped import StampedStream
 DialectFactory = Callable[[Mapping[str, str], Mapping[str, str]], ServerDialect]
 
 ROUTES: dict[str, DialectFactory] = {
+    "/v1/realtime": OpenAIServer,
     "/pcm": PcmServer,
 }
 

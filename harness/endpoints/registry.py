@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from harness.endpoints.base import WebRTCEndpoint
 from harness.endpoints.openai_realtime import OpenAIRealtimeEndpoint
+from harness.endpoints.openai_realtime_ws import OpenAIRealtimeWsEndpoint
 from harness.endpoints.pipecat import PipecatEndpoint
 from harness.endpoints.websocket_pcm import WebSocketPcmEndpoint
 from harness.endpoints.whip import WhipEndpoint
@@ -18,6 +19,7 @@ ADAPTERS: dict[Dialect, type[WebRTCEndpoint]] = {
 
 
 WS_ADAPTERS: dict[Dialect, type[WsDialect]] = {
+    Dialect.OPENAI_REALTIME_WS: OpenAIRealtimeWsEndpoint,
     Dialect.WEBSOCKET_PCM: WebSocketPcmEndpoint,
 }
 
