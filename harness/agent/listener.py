@@ -25,7 +25,8 @@ HEAD_TIMEOUT_S = 10.0
 _PEEK_INTERVAL_S = 0.002
 
 WsRoute = Callable[[socket.socket, str], Awaitable[None]]
-"""Serves one WebSocket connection (its socket, the request path with query)."""
+"""Serves one WebSocket connection (its socket, the request path with query); it owns
+the socket and closes it."""
 
 
 class DialectListener:
@@ -79,11 +80,7 @@ class DialectListener:
         path = _websocket_path(head)
         route = self._ws_route(path) if path is not None else None
         if route is not None:
-            try:
-                await route(conn, path or "/")
-            finally:
-                with contextlib.suppress(OSError):
-                    conn.close()
+            await route(conn, path or "/")  # the route owns the socket from here on
             return
         try:
             await asyncio.get_running_loop().connect_accepted_socket(self._http_factory, conn)

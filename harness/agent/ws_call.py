@@ -122,6 +122,8 @@ class WsAgentCall(AgentCallCore):
                 await asyncio.wait_for(self.conn.close(), 3.0)
         if self.closed_callback is not None:
             self.closed_callback()
+        self.truth.write("ws_reads", call_id=self.call_id, reads=self.conn.reads, shared=self.conn.shared_reads,
+                         arrival_source=self.conn.arrival_source)
         self.write_call_end(reason)
 
     async def drop_later(self, seconds: float) -> None:
@@ -238,7 +240,10 @@ class WsAgentCall(AgentCallCore):
         sent = await self._send(self.dialect.stop_signal(self._ref(reply)))
         self._stopped_by_client(reply, sent)
 
-    def _stopped_by_client(self, reply: PendingReply, stop_ns: int) -> None:
+    def _stopped_by_client(self, reply: PendingReply, signal_ns: int) -> None:
+        """The client flushed at ``signal_ns``, unless the audio sent had already run out."""
+        end = self.play_time(reply.end_sample)
+        stop_ns = signal_ns if end is None else min(signal_ns, end)
         if reply.stopped:
             self.log_stop(reply, stop_ns)
         else:
@@ -248,6 +253,7 @@ class WsAgentCall(AgentCallCore):
         if (event_type == "input_audio_buffer.speech_started" and self.knobs.barge_in
                 and self.dialect.flush_rule is FlushRule.SPEECH_STARTED):
             reply = self._sounding_reply()
+
             if reply is not None and reply.cut_sample is None:
                 self._interrupted_at_speech_start(reply, fields)
                 return

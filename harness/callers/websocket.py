@@ -338,6 +338,8 @@ class _WsCall:
             "max_ahead_ms": round(self.model.max_ahead_ns / 1e6, 1), "underruns": self.model.underruns,
             "flushes": len([f for f in self.model.flushes if f.dropped_ns]), "flushed_ms": round(flushed_ms, 1),
             "messages": self.messages,
+            "reads": self.conn.reads if self.conn else 0,
+            "shared_reads": self.conn.shared_reads if self.conn else 0,
             "chunk_arrivals": [list(a) for a in placed.arrivals],
         }
         recording = CallRecording(

@@ -11,9 +11,10 @@ chunks, faster than real time.
 Over WebSocket the client owns playback: when server VAD reports
 ``input_audio_buffer.speech_started`` while answer audio is still playing, a client
 stops playback (the flush) and tells the server how much of the item was heard with
-``conversation.item.truncate`` so the unheard rest leaves the conversation. The harness
-does exactly that (``flush_on_speech_started``), so the barge-in stop it measures is
-the one a user of such a client hears.
+``conversation.item.truncate`` so the unheard rest leaves the conversation; audio of
+that item still in flight is not played. The harness does exactly that
+(``flush_on_speech_started``), so the barge-in stop it measures is the one a user of
+such a client hears.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 
 AUDIO_DELTAS = ("response.output_audio.delta", "response.audio.delta")
 """GA and beta names of an answer audio chunk."""
+AUDIO_DONE = ("response.output_audio.done", "response.audio.done")
 
 FORMATS: dict[str, tuple[AudioFormat, dict[str, JSONValue], str]] = {
     "pcm16": (AudioFormat(Encoding.PCM16, 24000), {"type": "audio/pcm", "rate": 24000}, "pcm16"),
@@ -81,6 +83,10 @@ class OpenAIRealtimeWsEndpoint(WsDialect):
         super().__init__(spec, timeout_s=timeout_s)
         self.options: OpenAIWsOptions = OpenAIWsOptions()
         self._unknown: set[str] = set()
+        self._truncated: set[str] = set()
+        """Items the client stopped playing: their late audio deltas are not played."""
+        self._done: set[str] = set()
+        """Items whose audio the server has finished sending."""
 
     async def prepare(self) -> None:
         self.options = parse_options(self.spec, OpenAIWsOptions)
@@ -154,6 +160,8 @@ class OpenAIRealtimeWsEndpoint(WsDialect):
             out.ready = True
         elif vendor_type == "input_audio_buffer.speech_started":
             out.flush = self.options.flush_on_speech_started
+        elif vendor_type in AUDIO_DONE and isinstance(obj.get("item_id"), str):
+            self._done.add(obj["item_id"])
         elif mapped is not None and mapped.kind is EventKind.OTHER and vendor_type not in KNOWN_OTHER \
                 and isinstance(vendor_type, str) and vendor_type not in self._unknown:
             self._unknown.add(vendor_type)
@@ -171,7 +179,10 @@ class OpenAIRealtimeWsEndpoint(WsDialect):
             return Decoded(events=[EndpointEvent(t_ns=t_ns, kind=EventKind.ERROR, vendor_type=str(obj.get("type")),
                                                  data={"malformed": True, "message": str(exc)})])
         item = obj.get("item_id")
-        return Decoded(audio=[AudioOut(samples, fmt.rate, item if isinstance(item, str) else "")])
+        item = item if isinstance(item, str) else ""
+        if item in self._truncated:
+            return Decoded()
+        return Decoded(audio=[AudioOut(samples, fmt.rate, item)])
 
     def _error(self, obj: dict[str, Any], t_ns: int) -> EndpointEvent:
         error = obj.get("error")
@@ -181,6 +192,9 @@ class OpenAIRealtimeWsEndpoint(WsDialect):
         return error_event(t_ns, "error", str(error.get("message", "")), self.redactor, **extra)
 
     def flush_messages(self, flush: Flush) -> list[Outgoing]:
-        """Truncate each answer item at what was heard, so the model forgets the rest."""
+        """Truncate each answer item cut short at what was heard, so the model forgets the rest."""
+        cut = {item: ms for item, ms in flush.played_ms.items()
+               if item not in self._done or (flush.dropped_ns > 0 and item not in self._truncated)}
+        self._truncated.update(cut)
         return [json.dumps({"type": "conversation.item.truncate", "item_id": item, "content_index": 0,
-                            "audio_end_ms": played}) for item, played in flush.played_ms.items()]
+                            "audio_end_ms": played}) for item, played in cut.items()]

@@ -68,6 +68,11 @@ class WsConnection:
         self._parts: list[bytes] = []
         self._text = False
         self.closed: WsClosed | None = None
+        self.reads = 0
+        self.shared_reads = 0
+        """Reads that completed more than one message: those messages share one arrival time
+        (the kernel stamps the last TCP segment a read returns; a reader that fell behind
+        gets several at once), so their times are only as good as the reader was prompt."""
         self._reader = asyncio.get_running_loop().create_task(self._read_loop())
 
     @property
@@ -130,9 +135,12 @@ class WsConnection:
                     self._protocol.receive_data(received.data)
                 else:
                     self._protocol.receive_eof()
+                completed = 0
                 for event in self._protocol.events_received():
                     if isinstance(event, Frame):
-                        self._on_frame(event, received.arrival_ns)
+                        completed += self._on_frame(event, received.arrival_ns)
+                self.reads += 1
+                self.shared_reads += completed > 1
                 async with self._write_lock:
                     await self._flush()
                 if not received.data or self._protocol.state is State.CLOSED:
@@ -142,20 +150,23 @@ class WsConnection:
         finally:
             self._finish(self._close_info())
 
-    def _on_frame(self, frame: Frame, arrival_ns: int) -> None:
+    def _on_frame(self, frame: Frame, arrival_ns: int) -> int:
+        """Collect a message's frames; returns 1 when a message completed."""
         if frame.opcode in (Opcode.TEXT, Opcode.BINARY):
             self._parts, self._text = [bytes(frame.data)], frame.opcode is Opcode.TEXT
         elif frame.opcode is Opcode.CONT:
             self._parts.append(bytes(frame.data))
         else:
-            return  # ping/pong are answered by the protocol; close is read at the end
-        if frame.fin:
-            data = b"".join(self._parts)
-            self._parts = []
-            if self._text:
-                self._queue.put_nowait(WsMessage(data.decode("utf-8", errors="replace"), arrival_ns))
-            else:
-                self._queue.put_nowait(WsMessage(data, arrival_ns))
+            return 0  # ping/pong are answered by the protocol; close is read at the end
+        if not frame.fin:
+            return 0
+        data = b"".join(self._parts)
+        self._parts = []
+        if self._text:
+            self._queue.put_nowait(WsMessage(data.decode("utf-8", errors="replace"), arrival_ns))
+        else:
+            self._queue.put_nowait(WsMessage(data, arrival_ns))
+        return 1
 
     def _close_info(self) -> WsClosed:
         received = self._protocol.close_rcvd

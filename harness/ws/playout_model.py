@@ -69,7 +69,8 @@ class Flush:
     dropped_ns: int
     """How much queued audio the flush dropped."""
     played_ms: dict[str, int] = field(default_factory=dict)
-    """Per vendor item with dropped audio: how many ms of it were played (truncation)."""
+    """Per vendor item with dropped audio, and for the item heard last: how many ms of it
+    were played (for truncation; the dialect knows which items were still in progress)."""
     marks: tuple[str, ...] = ()
     """Marks returned by the flush (their audio was dropped)."""
 
@@ -144,6 +145,9 @@ class PlayoutModel:
             chunk.released = min(chunk.released, keep)
             if chunk.item:
                 played.setdefault(chunk.item, 0)
+        last = next((c.item for c in reversed(self.chunks) if c.edge_ns <= at_ns), "")
+        if last:
+            played.setdefault(last, 0)
         for item in played:
             of_item = [c for c in self.chunks if c.item == item]
             played[item] = sum(c.kept for c in of_item) * 1000 // of_item[0].rate

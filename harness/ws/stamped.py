@@ -6,21 +6,27 @@ busy event loop got round to reading it. With ``SO_TIMESTAMPNS`` set, Linux stam
 every TCP segment on arrival and ``recvmsg`` returns the stamp of the last segment
 read, so a WebSocket message is timed by the segment that completed it.
 
-The socket is ours (a plain non-blocking socket read in a loop reader, written with
-``loop.sock_sendall``), and TLS runs through ``ssl.MemoryBIO`` so that the raw bytes stay
-ours to stamp for ``wss://`` too: only public ``socket``, ``ssl`` and asyncio APIs.
-A stamp that is missing or implausible falls back to the time Python read the bytes,
-and the stream counts both, so a recording can say honestly where its times came from.
+A stamp is only as good as the reader is prompt: TCP merges segments that wait in the
+receive queue, and the merged data carries the newest stamp. So the socket is read by
+a small thread of its own (poll + ``recvmsg``), which a busy event loop cannot hold up
+(it waits at most for the GIL's switch interval), and hands the stamped bytes to the
+loop; writes go through ``loop.sock_sendall``. TLS runs through ``ssl.MemoryBIO`` so
+the raw bytes stay ours to stamp for ``wss://`` too: only public ``socket``, ``ssl``,
+``select``, ``threading`` and asyncio APIs. A stamp that is missing or implausible falls
+back to the time the thread read the bytes, and the stream counts both, so a recording
+can say honestly where its times came from.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import select
 import socket
 import ssl
 import struct
 import sys
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -30,6 +36,8 @@ _TIMESPEC = struct.Struct("@qq")
 _READ_SIZE = 65536
 _PLAUSIBLE_PAST_NS = 10_000_000_000
 """A kernel stamp older than this (or in the future) is not believed."""
+_POLL_MS = 50
+"""How often the reader thread looks up from ``poll`` to see whether it should stop."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +73,11 @@ class StampedStream:
         self._last_tls_stamp: Received | None = None
         self.kernel_reads = 0
         self.loop_reads = 0
-        self._loop.add_reader(sock.fileno(), self._on_readable)
+        self._stop = threading.Event()
+        self._close_lock = threading.Lock()
+        self._thread_done = False
+        self._thread = threading.Thread(target=self._read_thread, name="ws-reader", daemon=True)
+        self._thread.start()
 
     # ------------------------------------------------------------------ opening
 
@@ -119,30 +131,62 @@ class StampedStream:
 
     # ------------------------------------------------------------------ reading
 
-    def _on_readable(self) -> None:
+    def _read_thread(self) -> None:
+        """Read as soon as bytes arrive, stamp them, hand them to the loop.
+
+        Whoever finishes last (this thread or ``close``) closes the socket, so its file
+        descriptor is never reused under a thread still polling it.
+        """
+        sock = self._sock
         ancillary = socket.CMSG_SPACE(_TIMESPEC.size)
-        while True:
-            try:
-                data, ancdata, _flags, _addr = self._sock.recvmsg(_READ_SIZE, ancillary)
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError as exc:
-                self._error = exc
-                self._stop_reading()
-                break
-            now = time.monotonic_ns()
-            if not data:
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+        try:
+            while not self._stop.is_set():
+                if not poller.poll(_POLL_MS):
+                    continue
+                batch: list[Received | OSError] = []
+                while True:
+                    try:
+                        data, ancdata, _flags, _addr = sock.recvmsg(_READ_SIZE, ancillary)
+                    except (BlockingIOError, InterruptedError):
+                        break
+                    except OSError as exc:
+                        batch.append(exc)
+                        self._stop.set()
+                        break
+                    now = time.monotonic_ns()
+                    stamp = self._kernel_stamp(ancdata, now) if data else None
+                    batch.append(Received(data, now if stamp is None else stamp, stamp is not None))
+                    if not data:
+                        self._stop.set()
+                        break
+                if batch:
+                    try:
+                        self._loop.call_soon_threadsafe(self._deliver, batch)
+                    except RuntimeError:  # the loop is gone
+                        return
+        finally:
+            with self._close_lock:
+                self._thread_done = True
+                closed = self._closed
+            if closed:
+                with contextlib.suppress(OSError):
+                    sock.close()
+
+    def _deliver(self, batch: list[Received | OSError]) -> None:
+        for item in batch:
+            if isinstance(item, OSError):
+                self._error = item
+            elif not item.data:
                 self._eof = True
-                self._raw.append(Received(b"", now, False))
-                self._stop_reading()
-                break
-            stamp = self._kernel_stamp(ancdata, now)
-            if stamp is None:
-                self.loop_reads += 1
-                self._raw.append(Received(data, now, False))
+                self._raw.append(item)
             else:
-                self.kernel_reads += 1
-                self._raw.append(Received(data, stamp, True))
+                if item.kernel:
+                    self.kernel_reads += 1
+                else:
+                    self.loop_reads += 1
+                self._raw.append(item)
         self._ready.set()
 
     def _kernel_stamp(self, ancdata: list[tuple[int, int, bytes]], now: int) -> int | None:
@@ -153,10 +197,6 @@ class StampedStream:
                 if now - _PLAUSIBLE_PAST_NS <= stamp <= now + 1_000_000:
                     return min(stamp, now)
         return None
-
-    def _stop_reading(self) -> None:
-        with contextlib.suppress(Exception):
-            self._loop.remove_reader(self._sock.fileno())
 
     async def _next_raw(self) -> Received:
         while not self._raw:
@@ -218,13 +258,19 @@ class StampedStream:
             self._sock.shutdown(socket.SHUT_WR)
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._stop_reading()
+        """Stop reading and writing; the socket is closed here or by the reader thread as it ends."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+            reading = not self._thread_done
+        self._stop.set()
         self._ready.set()
         with contextlib.suppress(OSError):
-            self._sock.close()
+            self._sock.shutdown(socket.SHUT_RDWR)
+        if not reading:
+            with contextlib.suppress(OSError):
+                self._sock.close()
 
     @property
     def closed(self) -> bool:

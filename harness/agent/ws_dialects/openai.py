@@ -16,7 +16,14 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from harness.agent.ws_dialects.base import ClientInput, FlushRule, Outgoing, ReplyRef, ServerDialect, WireFormat
+from harness.agent.ws_dialects.base import (
+    ClientInput,
+    FlushRule,
+    Outgoing,
+    ReplyRef,
+    ServerDialect,
+    WireFormat,
+)
 from harness.ws.codecs import Encoding, b64decode, b64encode
 
 _WEBRTC_ONLY = ("output_audio_buffer.started", "output_audio_buffer.stopped", "output_audio_buffer.cleared")
