@@ -158,7 +158,11 @@ class WsAgentCall(AgentCallCore):
                 self._frame_sent.set()
                 self.on_carried(functools.partial(self._carried, frame), (frame + 1) * FRAME_SAMPLES)
                 if reply.end_sample <= (frame + 1) * FRAME_SAMPLES:
-                    await self._send(self.dialect.reply_sent(self._ref(reply)))
+                    ref = self._ref(reply)
+                    # The frame's silent remainder plays too: a client's mark fires after it.
+                    self.truth.write("reply_sent", call_id=self.call_id, number=ref.number,
+                                     play_end_ns=self._frames[frame] + FRAME_NS, cut=reply.cut_sample is not None)
+                    await self._send(self.dialect.reply_sent(ref))
             frame += 1
 
     def _reply_in(self, frame: int) -> PendingReply | None:

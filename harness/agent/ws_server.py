@@ -29,6 +29,7 @@ from harness.agent.ws_call import WsAgentCall
 from harness.agent.ws_dialects.base import ServerDialect
 from harness.agent.ws_dialects.openai import OpenAIServer
 from harness.agent.ws_dialects.pcm import PcmServer
+from harness.agent.ws_dialects.twilio import TwilioServer
 from harness.ws.connection import Decision, ws_accept
 from harness.ws.stamped import StampedStream
 
@@ -36,6 +37,7 @@ DialectFactory = Callable[[Mapping[str, str], Mapping[str, str]], ServerDialect]
 
 ROUTES: dict[str, DialectFactory] = {
     "/v1/realtime": OpenAIServer,
+    "/twilio": TwilioServer,
     "/pcm": PcmServer,
 }
 

@@ -6,6 +6,7 @@ from harness.endpoints.base import WebRTCEndpoint
 from harness.endpoints.openai_realtime import OpenAIRealtimeEndpoint
 from harness.endpoints.openai_realtime_ws import OpenAIRealtimeWsEndpoint
 from harness.endpoints.pipecat import PipecatEndpoint
+from harness.endpoints.twilio_media_streams import TwilioMediaStreamsEndpoint
 from harness.endpoints.websocket_pcm import WebSocketPcmEndpoint
 from harness.endpoints.whip import WhipEndpoint
 from harness.endpoints.ws_base import WsDialect
@@ -20,6 +21,7 @@ ADAPTERS: dict[Dialect, type[WebRTCEndpoint]] = {
 
 WS_ADAPTERS: dict[Dialect, type[WsDialect]] = {
     Dialect.OPENAI_REALTIME_WS: OpenAIRealtimeWsEndpoint,
+    Dialect.TWILIO_MEDIA_STREAMS: TwilioMediaStreamsEndpoint,
     Dialect.WEBSOCKET_PCM: WebSocketPcmEndpoint,
 }
 
