@@ -53,6 +53,7 @@ class AgentServer:
                 web.delete("/whip/{call_id}", self.hangup),
                 web.post("/api/offer", self.pipecat_offer),
                 web.patch("/api/offer", self.pipecat_patch),
+                web.get("/v1/convai/conversation/get-signed-url", self.ws.signed_url),
             ]
         )
         self.app.on_shutdown.append(self._shutdown)

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from urllib.parse import parse_qsl, urlsplit
 
+from aiohttp import web
 from websockets.http11 import Request
 from websockets.server import ServerProtocol
 
@@ -27,6 +28,8 @@ from harness.agent.listener import WsRoute
 from harness.agent.truth import TruthLog
 from harness.agent.ws_call import WsAgentCall
 from harness.agent.ws_dialects.base import ServerDialect
+from harness.agent.ws_dialects.elevenlabs import ElevenLabsServer
+from harness.agent.ws_dialects.gemini import GeminiServer
 from harness.agent.ws_dialects.openai import OpenAIServer
 from harness.agent.ws_dialects.pcm import PcmServer
 from harness.agent.ws_dialects.twilio import TwilioServer
@@ -35,8 +38,12 @@ from harness.ws.stamped import StampedStream
 
 DialectFactory = Callable[[Mapping[str, str], Mapping[str, str]], ServerDialect]
 
+GEMINI_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
 ROUTES: dict[str, DialectFactory] = {
     "/v1/realtime": OpenAIServer,
+    GEMINI_PATH: GeminiServer,
+    GEMINI_PATH.replace("v1beta", "v1alpha"): GeminiServer,
+    "/v1/convai/conversation": ElevenLabsServer,
     "/twilio": TwilioServer,
     "/pcm": PcmServer,
 }
@@ -52,6 +59,19 @@ class WsRoutes:
         self.calls = calls
         self._next_index = next_index
         self._never_answer_s = never_answer_s
+        self._signatures: set[str] = set()
+
+    async def signed_url(self, request: web.Request) -> web.Response:
+        """ElevenLabs' signed-URL endpoint: any ``xi-api-key`` will do; the signature is one-off."""
+        if not request.headers.get("xi-api-key"):
+            return web.json_response({"detail": {"status": "invalid_api_key", "message": "Invalid API key"}},
+                                     status=401)
+        agent_id = request.query.get("agent_id", "")
+        signature = secrets.token_urlsafe(24)
+        self._signatures.add(signature)
+        url = request.url.with_scheme("ws").with_path("/v1/convai/conversation").with_query(
+            {"agent_id": agent_id, "conversation_signature": signature})
+        return web.json_response({"signed_url": str(url)})
 
     def route(self, target: str) -> WsRoute | None:
         path = urlsplit(target).path.rstrip("/") or "/"
@@ -75,6 +95,9 @@ class WsRoutes:
             return
 
         def decide(protocol: ServerProtocol, request: Request) -> Decision:
+            signature = dict(parse_qsl(urlsplit(target).query)).get("conversation_signature")
+            if signature is not None and signature not in self._signatures:
+                return 403, json.dumps({"detail": {"status": "invalid_signature", "message": "Invalid signature"}})
             if self.knobs.refuse_offer:
                 self.truth.write("offer_refused")
                 return 503, json.dumps({"error": {"message": "offer refused (refuse_offer knob)",

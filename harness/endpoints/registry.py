@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from harness.endpoints.base import WebRTCEndpoint
+from harness.endpoints.elevenlabs_agents import ElevenLabsAgentsEndpoint
+from harness.endpoints.gemini_live import GeminiLiveEndpoint
 from harness.endpoints.openai_realtime import OpenAIRealtimeEndpoint
 from harness.endpoints.openai_realtime_ws import OpenAIRealtimeWsEndpoint
 from harness.endpoints.pipecat import PipecatEndpoint
@@ -22,6 +24,8 @@ ADAPTERS: dict[Dialect, type[WebRTCEndpoint]] = {
 WS_ADAPTERS: dict[Dialect, type[WsDialect]] = {
     Dialect.OPENAI_REALTIME_WS: OpenAIRealtimeWsEndpoint,
     Dialect.TWILIO_MEDIA_STREAMS: TwilioMediaStreamsEndpoint,
+    Dialect.GEMINI_LIVE: GeminiLiveEndpoint,
+    Dialect.ELEVENLABS_AGENTS: ElevenLabsAgentsEndpoint,
     Dialect.WEBSOCKET_PCM: WebSocketPcmEndpoint,
 }
 

@@ -13,7 +13,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from harness.agent.ws_dialects.base import ClientInput, FlushRule, Outgoing, ReplyRef, ServerDialect, WireFormat
+from harness.agent.ws_dialects.base import (
+    ClientInput,
+    FlushRule,
+    Outgoing,
+    ReplyRef,
+    ServerDialect,
+    WireFormat,
+)
 from harness.ws.codecs import Encoding, b64decode, b64encode
 
 MULAW_8K = WireFormat(Encoding.MULAW, 8000)
