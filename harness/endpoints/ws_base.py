@@ -140,7 +140,9 @@ class WsDialect(ABC):
         return []
 
     def close_reason(self, code: int | None, reason: str) -> str:
-        """A vendor's close frame as a failure reason (redacted)."""
+        """A vendor's close frame (or its absence) as a failure reason (redacted)."""
+        if code is None:
+            return self.redactor(f"the connection was lost without a close frame ({reason})")
         text = f"endpoint closed the WebSocket ({code}"
         meaning = CLOSE_CODES.get(code or 0)
         text += f" {meaning})" if meaning else ")"

@@ -146,7 +146,7 @@ class WsConnection:
                 if not received.data or self._protocol.state is State.CLOSED:
                     break
         except (OSError, ConnectionError) as exc:
-            self._finish(WsClosed(None, f"connection lost: {exc}"))
+            self._finish(WsClosed(None, str(exc)))
         finally:
             self._finish(self._close_info())
 
@@ -172,7 +172,7 @@ class WsConnection:
         received = self._protocol.close_rcvd
         if received is not None:
             return WsClosed(int(received.code), received.reason)
-        return WsClosed(None, "the peer closed the TCP connection without a close frame")
+        return WsClosed(None, "the peer closed the TCP connection")
 
     def _finish(self, closed: WsClosed) -> None:
         if self.closed is None:
