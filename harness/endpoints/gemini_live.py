@@ -183,6 +183,7 @@ class GeminiLiveEndpoint(WsDialect):
             out.events.append(event(t_ns, EventKind.AUDIO_CLEARED, "interrupted"))
             out.flush = True
         if content.get("generationComplete") is True:
+            self._flush_said(out)
             out.events.append(event(t_ns, EventKind.OTHER, "generationComplete"))
         if content.get("turnComplete") is True:
             self._flush_heard(out)
