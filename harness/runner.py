@@ -16,7 +16,9 @@ from dataclasses import dataclass
 
 from harness.callers.aiortc_caller import AiortcCaller
 from harness.callers.base import Caller, CallerSettings
+from harness.callers.websocket import WebSocketCaller
 from harness.corpus.model import Corpus
+from harness.endpoints.transport import caller_for
 from harness.records import (
     CallerKind,
     CallResult,
@@ -81,7 +83,7 @@ def scenario_error_result(error: ScenarioError) -> CallResult:
 
 
 def default_callers(corpus: Corpus, settings: CallerSettings | None = None) -> dict[CallerKind, Caller]:
-    return {CallerKind.AIORTC: AiortcCaller(corpus, settings)}
+    return {CallerKind.AIORTC: AiortcCaller(corpus, settings), CallerKind.WEBSOCKET: WebSocketCaller(corpus, settings)}
 
 
 @contextlib.asynccontextmanager
@@ -132,7 +134,7 @@ async def execute(
 
     async def one(spec: CallSpec) -> None:
         async with gate:
-            caller = available.get(spec.caller)
+            caller = available.get(caller_for(spec.endpoint.dialect, spec.caller))
             if caller is None:
                 result = _unavailable(spec)
             else:

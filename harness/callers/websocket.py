@@ -54,6 +54,9 @@ from harness.ws.wire_playout import WirePlayout
 
 log = logging.getLogger(__name__)
 
+KEPT_HEADERS = ("x-call-id", "x-request-id")
+"""Upgrade response headers kept in the recording: the server's id of the call (the
+reference agent's ``X-Call-Id``, OpenAI's ``x-request-id``)."""
 _SILENT_FRAME = np.zeros(SAMPLE_RATE * FRAME_NS // 1_000_000_000, dtype=np.float32)
 
 
@@ -156,6 +159,9 @@ class _WsCall:
         except (OSError, ConnectionError, ValueError) as exc:
             raise EndpointError(FailureKind.CONNECT_ERROR, self.redact(f"cannot open {url}: {exc}")) from None
         self.connected_abs = time.monotonic_ns()
+        for name in KEPT_HEADERS:
+            if name in self.conn.response_headers:
+                self.dialect.info[name] = self.conn.response_headers[name][:100]
         self._spawn(self._read(self.conn))
         await self._send_all(dialect.opening_messages())
         if dialect.needs_ready:

@@ -59,7 +59,8 @@ def parse_format(name: str) -> AudioFormat | None:
 
 
 class ElevenLabsOptions(WsOptions):
-    agent_id: str
+    agent_id: str | None = None
+    """The agent to talk to (or ``?agent_id=`` in the URL)."""
     signed_url: bool = True
     """With a key: fetch a signed URL first (private agents); without one the URL is used as is."""
     first_message: str | None = None
@@ -71,7 +72,7 @@ class ElevenLabsOptions(WsOptions):
 class ElevenLabsAgentsEndpoint(WsDialect):
     def __init__(self, spec: EndpointSpec, *, timeout_s: float = 10.0) -> None:
         super().__init__(spec, timeout_s=timeout_s)
-        self.options: ElevenLabsOptions
+        self.options: ElevenLabsOptions = ElevenLabsOptions()
         self._input = AudioFormat(Encoding.PCM16, 16000)
         self._output = AudioFormat(Encoding.PCM16, 16000)
         self._signed: str | None = None
@@ -80,6 +81,11 @@ class ElevenLabsAgentsEndpoint(WsDialect):
 
     async def prepare(self) -> None:
         self.options = parse_options(self.spec, ElevenLabsOptions)
+        if self.options.agent_id is None:
+            self.options.agent_id = dict(parse_qsl(urlsplit(self.spec.url).query)).get("agent_id")
+        if not self.options.agent_id:
+            raise EndpointError(FailureKind.SIGNALLING_ERROR,
+                                f"endpoint {self.spec.name!r}: no agent: set options.agent_id or ?agent_id= in the URL")
         self.info["agent_id"] = self.options.agent_id
         if self.key and self.options.signed_url:
             await self._fetch_signed_url(self.key)
@@ -88,7 +94,7 @@ class ElevenLabsAgentsEndpoint(WsDialect):
         parts = urlsplit(self.spec.url)
         scheme = "https" if parts.scheme == "wss" else "http"
         url = urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + "/get-signed-url",
-                          urlencode({"agent_id": self.options.agent_id}), ""))
+                          urlencode({"agent_id": self.options.agent_id or ""}), ""))
         reply = await request("GET", url, what="signed URL", timeout_s=self.timeout_s, redactor=self.redactor,
                               headers={"xi-api-key": key})
         try:
@@ -112,7 +118,7 @@ class ElevenLabsAgentsEndpoint(WsDialect):
             return self._signed
         parts = urlsplit(self.spec.url)
         query = dict(parse_qsl(parts.query))
-        query.setdefault("agent_id", self.options.agent_id)
+        query.setdefault("agent_id", self.options.agent_id or "")
         return urlunsplit(parts._replace(query=urlencode(query)))
 
     def opening_messages(self) -> list[Outgoing]:

@@ -63,9 +63,13 @@ class ActivityDetection(BaseModel):
     silence_duration_ms: int | None = None
 
 
+DEFAULT_MODEL = "gemini-live-2.5-flash-preview"
+
+
 class GeminiOptions(WsOptions):
-    model: str
-    """e.g. ``gemini-2.5-flash-native-audio-preview-09-2025`` (``models/`` is added if missing)."""
+    model: str = DEFAULT_MODEL
+    """A Live API model, e.g. ``gemini-2.5-flash-native-audio-preview-09-2025`` (``models/`` is
+    added if missing); the default is only a starting point: models come and go."""
     instructions: str | None = None
     voice: str | None = None
     input_transcription: bool = True
@@ -77,7 +81,7 @@ class GeminiOptions(WsOptions):
 class GeminiLiveEndpoint(WsDialect):
     def __init__(self, spec: EndpointSpec, *, timeout_s: float = 10.0) -> None:
         super().__init__(spec, timeout_s=timeout_s)
-        self.options: GeminiOptions
+        self.options: GeminiOptions = GeminiOptions()
         self._heard: list[str] = []
         self._said: list[str] = []
         self._heard_at = 0

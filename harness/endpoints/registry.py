@@ -43,5 +43,9 @@ def open_endpoint(spec: EndpointSpec, *, timeout_s: float = 10.0) -> WebRTCEndpo
     try:
         adapter = ADAPTERS[spec.dialect]
     except KeyError:
+        if spec.dialect in WS_ADAPTERS:
+            raise NotImplementedError(
+                f"dialect {spec.dialect} runs over WebSocket, not WebRTC: it is called by the websocket caller "
+                "(picked automatically for --caller aiortc)") from None
         raise NotImplementedError(f"dialect {spec.dialect} is not supported yet") from None
     return adapter(spec, timeout_s=timeout_s)

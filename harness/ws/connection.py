@@ -68,6 +68,8 @@ class WsConnection:
         self._parts: list[bytes] = []
         self._text = False
         self.closed: WsClosed | None = None
+        self.response_headers: dict[str, str] = {}
+        """The server's upgrade response headers (client side), lower-cased names."""
         self.reads = 0
         self.shared_reads = 0
         """Reads that completed more than one message: those messages share one arrival time
@@ -228,7 +230,9 @@ async def ws_connect(url: str, headers: Mapping[str, str] | None = None, *,
     except BaseException:
         stream.close()
         raise
-    return WsConnection(stream, protocol, leftover)
+    conn = WsConnection(stream, protocol, leftover)
+    conn.response_headers = {name.lower(): value for name, value in response.headers.raw_items()}
+    return conn
 
 
 Decision = Response | tuple[int, str]
