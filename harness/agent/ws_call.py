@@ -50,6 +50,8 @@ class WsAgentCall(AgentCallCore):
         self._ready = asyncio.Event()
         self._numbers: dict[str, int] = {}
         self._dropped = False
+        self._gaps: list[float] = []
+        """Playback gaps (ms) the agent caused inside a reply by sending a frame late."""
 
     # ------------------------------------------------------------ the session
 
@@ -123,7 +125,8 @@ class WsAgentCall(AgentCallCore):
         if self.closed_callback is not None:
             self.closed_callback()
         self.truth.write("ws_reads", call_id=self.call_id, reads=self.conn.reads, shared=self.conn.shared_reads,
-                         arrival_source=self.conn.arrival_source)
+                         arrival_source=self.conn.arrival_source, reply_gaps=len(self._gaps),
+                         max_reply_gap_ms=round(max(self._gaps, default=0.0), 1))
         self.write_call_end(reason)
 
     async def drop_later(self, seconds: float) -> None:
@@ -155,6 +158,8 @@ class WsAgentCall(AgentCallCore):
                 sent = await self._send(self.dialect.audio(encode(self.wire.last_wire, fmt.encoding), self._ref(reply)))
                 before = self._frames.get(frame - 1)
                 self._frames[frame] = sent if before is None else max(sent, before + FRAME_NS)
+                if before is not None and sent > before + FRAME_NS + 5_000_000:
+                    self._gaps.append((sent - before - FRAME_NS) / 1e6)
                 self._frame_sent.set()
                 self.on_carried(functools.partial(self._carried, frame), (frame + 1) * FRAME_SAMPLES)
                 if reply.end_sample <= (frame + 1) * FRAME_SAMPLES:

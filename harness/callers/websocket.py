@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
 import time
 from datetime import UTC, datetime
@@ -34,7 +33,7 @@ from harness.corpus.errors import CorpusError
 from harness.corpus.model import Corpus
 from harness.endpoints.base import EndpointError
 from harness.endpoints.registry import open_ws_endpoint
-from harness.endpoints.ws_base import Decoded, Outgoing, WsDialect, status_hint
+from harness.endpoints.ws_base import Decoded, Outgoing, WsDialect, status_hint, vendor_message
 from harness.records import (
     CallerKind,
     CallRecording,
@@ -149,7 +148,7 @@ class _WsCall:
         try:
             self.conn = await asyncio.wait_for(ws_connect(url, dialect.headers()), timeout)
         except WsHandshakeError as exc:
-            message = " ".join(_vendor_message(exc.body).split())[:300]
+            message = " ".join(vendor_message(exc.body).split())[:300]
             raise EndpointError(FailureKind.OFFER_REFUSED, self.redact(
                 f"WebSocket upgrade refused: HTTP {exc.status}{status_hint(exc.status)}: "
                 f"{message or '(no message)'}")) from None
@@ -384,17 +383,3 @@ class _WsCall:
             at=at, trigger_ns=None if clip.trigger_ns is None else clip.trigger_ns - origin,
             agent_onset_ns=None if clip.agent_onset_ns is None else clip.agent_onset_ns - origin,
         )
-
-
-def _vendor_message(body: str) -> str:
-    """The vendor's own error message from an HTTP error body (JSON ``error.message`` if any)."""
-    try:
-        obj = json.loads(body)
-    except ValueError:
-        return body
-    if isinstance(obj, dict):
-        error = obj.get("error", obj.get("detail", obj))
-        if isinstance(error, dict):
-            return str(error.get("message", error))
-        return str(error)
-    return body

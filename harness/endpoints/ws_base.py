@@ -158,6 +158,20 @@ def status_hint(status: int) -> str:
     return " (server error)" if status >= 500 else ""
 
 
+def vendor_message(body: str) -> str:
+    """The vendor's own message from an HTTP error body (JSON ``error.message`` or ``detail``)."""
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        return body
+    if isinstance(obj, dict):
+        error = obj.get("error", obj.get("detail", obj))
+        if isinstance(error, dict):
+            return str(error.get("message", error))
+        return str(error)
+    return body
+
+
 CLOSE_CODES = {
     1000: "normal", 1001: "going away", 1002: "protocol error", 1003: "unsupported data",
     1006: "abnormal", 1007: "invalid payload", 1008: "policy violation", 1009: "message too big",
@@ -190,5 +204,5 @@ def error_event(t_ns: int, vendor_type: str, message: str, redactor: SecretRedac
 
 __all__ = [
     "AudioFormat", "AudioOut", "Decoded", "Outgoing", "WsDialect", "WsOptions", "error_event", "event",
-    "json_object", "parse_options", "pick", "status_hint",
+    "json_object", "parse_options", "pick", "status_hint", "vendor_message",
 ]
