@@ -31,6 +31,7 @@ from harness.callers.websocket import WebSocketCaller
 from harness.corpus.model import Corpus
 from harness.records import CallerKind, CallSpec, Dialect, EndpointSpec, Scenario, Step, StepKind
 from harness.scoring import score_call
+from harness.store.serialize import to_json
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
@@ -44,6 +45,10 @@ ENDPOINTING_MS = 600
 into a 300 ms one (tests/metrics/test_cutoff_truth.py)."""
 
 
+KEY_ENV = "VH_TEST_ELEVENLABS_KEY"
+KEY = "xi-test-0123456789abcdef0123456789abcdef"
+
+
 @dataclass(frozen=True)
 class Case:
     dialect: Dialect
@@ -51,12 +56,14 @@ class Case:
     after_onset_ms: int
     bursts: bool = True
     options: tuple[tuple[str, object], ...] = ()
+    key_env: str | None = None
 
 
 CASES = (
-    Case(Dialect.OPENAI_REALTIME_WS, "/v1/realtime", 2050),
+    Case(Dialect.OPENAI_REALTIME_WS, "/v1/realtime", 2050, options=(("api_version", "beta"),)),
     Case(Dialect.GEMINI_LIVE, "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent", 1500),
-    Case(Dialect.ELEVENLABS_AGENTS, "/v1/convai/conversation", 1500, options=(("agent_id", "reference"),)),
+    Case(Dialect.ELEVENLABS_AGENTS, "/v1/convai/conversation", 1500, options=(("agent_id", "reference"),),
+         key_env=KEY_ENV),  # a private agent: signed URL first
     Case(Dialect.TWILIO_MEDIA_STREAMS, "/twilio", 1500, options=(("playout_buffer_ms", BUFFER_MS),)),
     Case(Dialect.WEBSOCKET_PCM, "/pcm", 1500, bursts=False),
 )
@@ -82,7 +89,7 @@ def _calls(corpus: Corpus, burst_url: str, paced_url: str) -> list[CallArtifacts
         for case in CASES:
             base = (burst_url if case.bursts else paced_url).replace("http://", "ws://")
             endpoint = EndpointSpec(name=str(case.dialect), dialect=case.dialect, url=base + case.path,
-                                    options=dict(case.options))  # type: ignore[arg-type]
+                                    options=dict(case.options), api_key_env=case.key_env)  # type: ignore[arg-type]
             specs.append(CallSpec(call_id=f"truth-{case.dialect}", scenario=_scenario(case), endpoint=endpoint,
                                   caller=CallerKind.WEBSOCKET))
         return list(await asyncio.gather(*(caller.run(s) for s in specs)))
@@ -90,7 +97,9 @@ def _calls(corpus: Corpus, burst_url: str, paced_url: str) -> list[CallArtifacts
     return asyncio.run(main())
 
 
-def test_every_websocket_dialect_matches_the_agents_truth(corpus: Corpus, start_agent) -> None:  # type: ignore[no-untyped-def]
+def test_every_websocket_dialect_matches_the_agents_truth(corpus: Corpus, start_agent,  # type: ignore[no-untyped-def]
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(KEY_ENV, KEY)
     common = ("--delay", "300", "--endpointing-ms", str(ENDPOINTING_MS))
     burst = start_agent(*common, "--send-ahead-ms", "1500")
     paced = start_agent(*common)
@@ -103,6 +112,8 @@ def test_every_websocket_dialect_matches_the_agents_truth(corpus: Corpus, start_
         assert rec.failure is None, (label, rec.failure)
         assert rec.arrival_source == "kernel", (label, rec.arrival_source)
         assert rec.origin_monotonic_ns is not None
+        text = to_json(rec)
+        assert KEY not in text and "conversation_signature" not in text, label  # nor the signed URL
         call_id = str(rec.dialect_info["x-call-id"])
         rows = [r for r in read_truth(Path(agent.truth_log)) if r.get("call_id") == call_id]
         scenario = _scenario(case)
