@@ -65,11 +65,17 @@ class Responder(Protocol):
     def respond(self, turn_audio_48k: Float32Audio) -> tuple[str, str, Float32Audio]: ...
 
 
+def new_turn_detector(knobs: AgentKnobs) -> TurnDetector:
+    """The agent's ear for one call (loads Silero: 0.1-0.3 s, so build it off the loop when calls run)."""
+    return TurnDetector(endpointing_ms=knobs.endpointing_ms, threshold=knobs.vad_threshold,
+                        min_speech_ms=knobs.min_speech_ms)
+
+
 class AgentCallCore:
     """One call's conversation; a transport subclass provides audio in/out and events."""
 
     def __init__(self, call_id: str, index: int, knobs: AgentKnobs, truth: TruthLog, playout: Playout,
-                 brain: Responder | None = None) -> None:
+                 brain: Responder | None = None, turns: TurnDetector | None = None) -> None:
         self.brain = brain
         self.call_id = call_id
         self.knobs = knobs
@@ -77,11 +83,7 @@ class AgentCallCore:
         self.playout = playout
         self._index = index
         self._rng = random.Random(knobs.seed * 7919 + index)
-        self.turns = TurnDetector(
-            endpointing_ms=knobs.endpointing_ms,
-            threshold=knobs.vad_threshold,
-            min_speech_ms=knobs.min_speech_ms,
-        )
+        self.turns = turns or new_turn_detector(knobs)
         self._turn_count = 0
         self._replies: list[PendingReply] = []
         self._interruptions: list[Interruption] = []

@@ -25,6 +25,7 @@ from typing import Any
 from harness.agent.core import AgentCallCore, Interruption, PendingReply, Responder
 from harness.agent.knobs import AgentKnobs
 from harness.agent.truth import TruthLog
+from harness.agent.turns import TurnDetector
 from harness.agent.ws_dialects.base import FlushRule, Outgoing, ReplyRef, ServerDialect
 from harness.webrtc.audio import FRAME_NS, FRAME_SAMPLES, SAMPLE_RATE
 from harness.webrtc.received import time_of_sample
@@ -35,9 +36,9 @@ from harness.ws.wire_playout import WirePlayout
 
 class WsAgentCall(AgentCallCore):
     def __init__(self, call_id: str, index: int, knobs: AgentKnobs, truth: TruthLog, conn: WsConnection,
-                 dialect: ServerDialect, brain: Responder | None = None) -> None:
+                 dialect: ServerDialect, brain: Responder | None = None, turns: TurnDetector | None = None) -> None:
         self.wire = WirePlayout(dialect.output_format.rate, record=False)
-        super().__init__(call_id, index, knobs, truth, self.wire, brain=brain)
+        super().__init__(call_id, index, knobs, truth, self.wire, brain=brain, turns=turns)
         self.conn = conn
         self.dialect = dialect
         self._anchors: list[tuple[int, int]] = []
@@ -47,6 +48,8 @@ class WsAgentCall(AgentCallCore):
         self._frames: dict[int, int] = {}
         """Frame index -> when a real-time client with no buffer plays it."""
         self._frame_sent = asyncio.Event()
+        self._queue_end = 0
+        """When the audio sent so far will have played at a no-buffer client (its flushes included)."""
         self._ready = asyncio.Event()
         self._numbers: dict[str, int] = {}
         self._dropped = False
@@ -156,16 +159,17 @@ class WsAgentCall(AgentCallCore):
             reply = self._reply_in(frame)
             if reply is not None:
                 sent = await self._send(self.dialect.audio(encode(self.wire.last_wire, fmt.encoding), self._ref(reply)))
-                before = self._frames.get(frame - 1)
-                self._frames[frame] = sent if before is None else max(sent, before + FRAME_NS)
-                if before is not None and sent > before + FRAME_NS + 5_000_000:
-                    self._gaps.append((sent - before - FRAME_NS) / 1e6)
+                previous = self._frames.get(frame - 1)
+                if previous is not None and self._queue_end == previous + FRAME_NS and sent > self._queue_end + 5_000_000:
+                    self._gaps.append((sent - self._queue_end) / 1e6)  # inside a reply: the agent was late
+                self._frames[frame] = max(sent, self._queue_end)
+                self._queue_end = self._frames[frame] + FRAME_NS
                 self._frame_sent.set()
                 self.on_carried(functools.partial(self._carried, frame), (frame + 1) * FRAME_SAMPLES)
                 if reply.end_sample <= (frame + 1) * FRAME_SAMPLES:
                     ref = self._ref(reply)
                     # The frame's silent remainder plays too: a client's mark fires after it.
-                    self.truth.write("reply_sent", call_id=self.call_id, number=ref.number,
+                    self.truth.write("reply_sent", call_id=self.call_id, t_ns=time.monotonic_ns(), number=ref.number,
                                      play_end_ns=self._frames[frame] + FRAME_NS, cut=reply.cut_sample is not None)
                     await self._send(self.dialect.reply_sent(ref))
             frame += 1
@@ -251,6 +255,7 @@ class WsAgentCall(AgentCallCore):
 
     def _stopped_by_client(self, reply: PendingReply, signal_ns: int) -> None:
         """The client flushed at ``signal_ns``, unless the audio sent had already run out."""
+        self._queue_end = min(self._queue_end, signal_ns)  # what it had queued is gone
         end = self.play_time(reply.end_sample)
         stop_ns = signal_ns if end is None else min(signal_ns, end)
         if reply.stopped:

@@ -14,6 +14,7 @@ import asyncio
 import json
 import secrets
 import socket
+import sys
 import time
 from collections.abc import Callable, Mapping
 from urllib.parse import parse_qsl, urlsplit
@@ -22,7 +23,7 @@ from aiohttp import web
 from websockets.http11 import Request
 from websockets.server import ServerProtocol
 
-from harness.agent.core import Responder
+from harness.agent.core import Responder, new_turn_detector
 from harness.agent.knobs import AgentKnobs
 from harness.agent.listener import WsRoute
 from harness.agent.truth import TruthLog
@@ -52,6 +53,12 @@ CALL_ID_HEADER = "X-Call-Id"
 """The agent's id of the call, on the 101 response, so tests can find its truth rows."""
 
 
+SWITCH_INTERVAL_S = 0.001
+"""The agent's WebSocket reader threads wait for the GIL at most this long (default 5 ms),
+so its truth log's arrival times stay within a millisecond of the kernel's even while
+its loop is busy. The agent process is the harness's own, so it may set this."""
+
+
 class WsRoutes:
     def __init__(self, knobs: AgentKnobs, truth: TruthLog, brain: Responder | None,
                  calls: dict[str, WsAgentCall], next_index: Callable[[], int], never_answer_s: float) -> None:
@@ -60,6 +67,7 @@ class WsRoutes:
         self._next_index = next_index
         self._never_answer_s = never_answer_s
         self._signatures: set[str] = set()
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
 
     async def signed_url(self, request: web.Request) -> web.Response:
         """ElevenLabs' signed-URL endpoint: any ``xi-api-key`` will do; the signature is one-off."""
@@ -94,6 +102,10 @@ class WsRoutes:
             stream.close()
             return
 
+        # The agent's VAD loads in a thread: other calls' audio keeps being heard meanwhile,
+        # and the upgrade is answered once this call can listen.
+        turns = await asyncio.to_thread(new_turn_detector, self.knobs)
+
         def decide(protocol: ServerProtocol, request: Request) -> Decision:
             signature = dict(parse_qsl(urlsplit(target).query)).get("conversation_signature")
             if signature is not None and signature not in self._signatures:
@@ -112,7 +124,8 @@ class WsRoutes:
         conn, request = accepted
         query = dict(parse_qsl(urlsplit(target).query))
         headers = {k.lower(): v for k, v in request.headers.raw_items()}
-        call = WsAgentCall(call_id, index, self.knobs, self.truth, conn, factory(query, headers), brain=self.brain)
+        call = WsAgentCall(call_id, index, self.knobs, self.truth, conn, factory(query, headers), brain=self.brain,
+                           turns=turns)
         self.calls[call_id] = call
         call.closed_callback = lambda: self.calls.pop(call_id, None)
         self.truth.write("ws_connected", call_id=call_id, t_ns=time.monotonic_ns(), path=urlsplit(target).path)
