@@ -27,6 +27,7 @@ import numpy as np
 from harness.callers.activity import AgentActivity
 from harness.callers.aiortc_caller import _send_timing
 from harness.callers.base import CallArtifacts, CallerSettings, failed_artifacts, resolve_steps
+from harness.callers.live_feed import LiveFeed
 from harness.callers.script import PlayedClip, ResolvedStep, ScenarioPlayer, sent_utterance
 from harness.clock import SystemClock
 from harness.corpus.errors import CorpusError
@@ -46,7 +47,7 @@ from harness.records import (
     TransportSample,
 )
 from harness.webrtc.audio import FRAME_NS, SAMPLE_RATE, samples_to_ns
-from harness.ws.codecs import LiveUpsampler, encode, timeline_to_wire
+from harness.ws.codecs import encode, timeline_to_wire
 from harness.ws.connection import WsClosed, WsConnection, WsHandshakeError, ws_connect
 from harness.ws.playout_model import Flush, PlayoutModel
 from harness.ws.wire_playout import WirePlayout
@@ -56,7 +57,6 @@ log = logging.getLogger(__name__)
 KEPT_HEADERS = ("x-call-id", "x-request-id")
 """Upgrade response headers kept in the recording: the server's id of the call (the
 reference agent's ``X-Call-Id``, OpenAI's ``x-request-id``)."""
-_SILENT_FRAME = np.zeros(SAMPLE_RATE * FRAME_NS // 1_000_000_000, dtype=np.float32)
 
 
 class WebSocketCaller:
@@ -110,9 +110,8 @@ class _WsCall:
         self.broken = asyncio.Event()
         self.broken_failure: Failure | None = None
         self.hanging_up = False
-        self._wake = asyncio.Event()
         self._replies: list[Outgoing] = []
-        self._upsamplers: dict[int, LiveUpsampler] = {}
+        self.live = LiveFeed(self.model, self.activity, self._send_marks)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self, started_at: str) -> CallArtifacts:
@@ -143,6 +142,7 @@ class _WsCall:
         dialect = self.dialect
         await dialect.prepare()
         self.model = PlayoutModel(dialect.options.playout_buffer_ms)
+        self.live = LiveFeed(self.model, self.activity, self._send_marks)
         url = dialect.url()
         timeout = self.settings.connect_timeout_s
         try:
@@ -186,7 +186,7 @@ class _WsCall:
     async def _play(self) -> None:
         assert self.player is not None
         self._spawn(self._pace())
-        self._spawn(self._release())
+        self._spawn(self.live.run())
         play = asyncio.ensure_future(self.player.run())
         broken = asyncio.ensure_future(self.broken.wait())
         try:
@@ -228,7 +228,14 @@ class _WsCall:
             while True:
                 message = await conn.recv()
                 self.messages += 1
-                self._on_decoded(self.dialect.decode(message.data, message.arrival_ns), message.arrival_ns)
+                try:
+                    decoded = self.dialect.decode(message.data, message.arrival_ns)
+                except Exception as exc:  # a message the adapter cannot read is evidence, not a crash
+                    log.exception("%s: cannot decode a message", self.spec.endpoint.dialect)
+                    decoded = Decoded(events=[EndpointEvent(
+                        t_ns=message.arrival_ns, kind=EventKind.ERROR, vendor_type="malformed",
+                        data={"malformed": True, "message": self.redact(f"{type(exc).__name__}: {exc}")[:200]})])
+                self._on_decoded(decoded, message.arrival_ns)
                 if self._replies:
                     replies, self._replies = self._replies, []
                     await self._send_all(replies)
@@ -250,7 +257,7 @@ class _WsCall:
         self._replies = [*self._replies, *decoded.replies]
         if decoded.ready:
             self.ready.set()
-        self._wake.set()
+        self.live.wake()
 
     def _flush(self, at_ns: int) -> None:
         """The vendor's stop signal: the client drops what it had not played yet."""
@@ -262,39 +269,9 @@ class _WsCall:
         self._replies = [*self._replies, *self.dialect.flush_messages(flush),
                          *self.dialect.mark_messages(flush.marks)]
 
-    async def _release(self) -> None:
-        """Hand audio to the live detector as it plays (the scenario reacts to what is heard).
-
-        When nothing plays, the client plays silence: the detector gets that too, or it
-        would never see a reply end.
-        """
-        fed_until = time.monotonic_ns()
-        while True:
-            now = time.monotonic_ns()
-            released, marks = self.model.due(now)
-            for piece in released:
-                fed_until = self._feed_silence(fed_until, piece.edge_ns)
-                upsampler = self._upsamplers.setdefault(piece.rate, LiveUpsampler(piece.rate))
-                audio = upsampler.push(piece.samples)
-                self.activity.on_audio(audio, 0, piece.edge_ns)
-                fed_until = max(fed_until, piece.edge_ns + samples_to_ns(piece.samples.size, piece.rate))
-            if not self.model.playing(now):
-                fed_until = self._feed_silence(fed_until, now)
-            if marks:
-                with contextlib.suppress(WsClosed):
-                    await self._send_all(self.dialect.mark_messages([m.name for m in marks]))
-            due = self.model.next_due_ns()
-            wait_s = FRAME_NS / 1e9 if due is None else max(0.0, (due - time.monotonic_ns()) / 1e9)
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), min(wait_s, FRAME_NS / 1e9))
-
-    def _feed_silence(self, start_ns: int, end_ns: int) -> int:
-        """Silence from ``start_ns`` to ``end_ns`` in whole 20 ms frames; returns where it stopped."""
-        while end_ns - start_ns >= FRAME_NS:
-            self.activity.on_audio(_SILENT_FRAME, 0, start_ns)
-            start_ns += FRAME_NS
-        return start_ns
+    async def _send_marks(self, names: list[str]) -> None:
+        with contextlib.suppress(WsClosed):
+            await self._send_all(self.dialect.mark_messages(names))
 
     async def _send_all(self, messages: list[Outgoing]) -> int:
         """Send in order; returns when the first was handed to the kernel (0 if none)."""
@@ -317,9 +294,22 @@ class _WsCall:
                 await asyncio.wait_for(self.conn.close(), 5.0)
 
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
+        task = asyncio.get_running_loop().create_task(self._guarded(coro))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _guarded(self, coro: Any) -> None:
+        """A bug in a background task ends the call with a recorded failure, never silently."""
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("caller task failed in %s", self.spec.call_id)
+            if self.broken_failure is None:
+                self.broken_failure = Failure(kind=FailureKind.CALLER_ERROR,
+                                              reason=self.redact(f"{type(exc).__name__}: {exc}"))
+            self.broken.set()
 
     # ----------------------------------------------------------------- record
 

@@ -47,6 +47,7 @@ class BurstingAgent:
 
     async def __call__(self, ws: ServerConnection) -> None:
         gate = LoudnessGate()
+        cleared = False
         burst: asyncio.Task[None] | None = None
         async for message in ws:
             assert isinstance(message, str)
@@ -56,9 +57,10 @@ class BurstingAgent:
                 burst = asyncio.ensure_future(self._burst(ws, sid))
             elif obj["event"] == "mark":
                 self.mark_back = now_ns()
-            elif self.clear_on_speech and self.cleared_at is None and self.last_sent and gate.push_twilio_media(message):
-                self.cleared_at = now_ns()
+            elif self.clear_on_speech and not cleared and self.last_sent and gate.push_twilio_media(message):
+                cleared = True
                 await ws.send(json.dumps({"event": "clear", "streamSid": sid}))
+                self.cleared_at = now_ns()  # stamped as it left, like the media chunks
         if burst is not None:
             burst.cancel()
 
