@@ -36,6 +36,9 @@ _TIMESPEC = struct.Struct("@qq")
 _READ_SIZE = 65536
 _PLAUSIBLE_PAST_NS = 10_000_000_000
 """A kernel stamp older than this (or in the future) is not believed."""
+_PLAUSIBLE_FUTURE_NS = 2_000_000
+"""The realtime-to-monotonic offset is read between two clock reads; a stamp this much
+"after" the read is that offset's error (it is clamped to the read), not a bad stamp."""
 _POLL_MS = 50
 """How often the reader thread looks up from ``poll`` to see whether it should stop."""
 
@@ -47,6 +50,22 @@ class Received:
     arrival_ns: int
     """CLOCK_MONOTONIC when the bytes reached this host (kernel stamp when ``kernel``)."""
     kernel: bool
+
+
+def realtime_offset_ns() -> int:
+    """CLOCK_REALTIME - CLOCK_MONOTONIC, read between two monotonic reads (the tightest of three
+    tries), so a thread preempted between the reads does not shift every stamp it converts."""
+    best: tuple[int, int] | None = None
+    for _ in range(3):
+        before = time.monotonic_ns()
+        real = time.time_ns()
+        after = time.monotonic_ns()
+        if best is None or after - before < best[0]:
+            best = (after - before, real - (before + after) // 2)
+        if after - before < 20_000:
+            break
+    assert best is not None
+    return best[1]
 
 
 class StampedStream:
@@ -193,8 +212,8 @@ class StampedStream:
         for level, kind, payload in ancdata:
             if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(payload) >= _TIMESPEC.size:
                 seconds, nanos = _TIMESPEC.unpack_from(payload)
-                stamp = int(seconds) * 1_000_000_000 + int(nanos) - (time.time_ns() - time.monotonic_ns())
-                if now - _PLAUSIBLE_PAST_NS <= stamp <= now + 1_000_000:
+                stamp = int(seconds) * 1_000_000_000 + int(nanos) - realtime_offset_ns()
+                if now - _PLAUSIBLE_PAST_NS <= stamp <= now + _PLAUSIBLE_FUTURE_NS:
                     return min(stamp, now)
         return None
 

@@ -5,7 +5,7 @@ A fake phone agent (Twilio Media Streams, from Twilio's documented messages) sen
 playout model: the reply plays for 3 s from the arrival of its first chunk (the
 network-edge onset), marks come back when their audio has played, and a barge-in
 1 s into the playback is measured against the playback, with ``clear`` stopping it at
-once. Tolerances: 2 ms for anything timed by one loopback hop in one event loop,
+once; a client with an 80 ms buffer hears all of it 80 ms later. Tolerances: 2 ms for anything timed by one loopback hop in one event loop,
 5 ms for speech onsets and ends found in the audio, 50 ms for the 3 s reply's length
 (its last voiced sample, not its last sample).
 """
@@ -22,6 +22,7 @@ from ws_fakes import LoudnessGate, fake_server, mulaw_chunks, now_ns, spec, spee
 from harness.analysis.timeline import build_timeline
 from harness.callers.websocket import WebSocketCaller
 from harness.corpus.model import Corpus
+from harness.metrics.heard import heard_timeline
 from harness.records import Dialect, EventKind, Scenario, Step, StepKind
 from harness.scoring import score_call
 
@@ -77,10 +78,14 @@ class BurstingAgent:
         await ws.send(json.dumps({"event": "mark", "streamSid": sid, "mark": {"name": "reply-end"}}))
 
 
+BUFFER_MS = 80
+
+
 def _run(corpus: Corpus, agent: BurstingAgent, scenario: Scenario):  # type: ignore[no-untyped-def]
     async def main():  # type: ignore[no-untyped-def]
         async with fake_server(agent) as server:
-            return await WebSocketCaller(corpus).run(spec(server.url, Dialect.TWILIO_MEDIA_STREAMS, scenario))
+            call = spec(server.url, Dialect.TWILIO_MEDIA_STREAMS, scenario, options={"playout_buffer_ms": BUFFER_MS})
+            return await WebSocketCaller(corpus).run(call)
 
     return asyncio.run(main())
 
@@ -105,6 +110,11 @@ def test_a_burst_is_heard_over_its_real_length_from_the_first_chunks_arrival(cor
     onset, end = timeline.agent_turns[0].start_ns, timeline.agent_turns[-1].end_ns
     assert abs(onset - arrivals[0]) < SPEECH_TOLERANCE_MS * MS, (onset, arrivals[0])
     assert abs((end - onset) / MS - REPLY_S * 1000) < 50, (end - onset) / MS
+    # As heard through the client's 80 ms buffer: the same 3 s, starting 80 ms later.
+    heard = heard_timeline(rec, art.received_audio)
+    assert heard is not None
+    assert heard.agent_turns[0].start_ns - onset == BUFFER_MS * MS
+    assert heard.agent_turns[-1].end_ns - heard.agent_turns[0].start_ns == end - onset
     assert rec.caller_info["max_ahead_ms"] > 2800  # type: ignore[operator]
     # Twilio returns a mark once the audio queued before it has played.
     assert agent.mark_back is not None
