@@ -19,14 +19,14 @@ import numpy as np
 from harness.callers.activity import AgentActivity
 from harness.webrtc.audio import FRAME_NS, SAMPLE_RATE, samples_to_ns
 from harness.ws.codecs import LiveUpsampler
-from harness.ws.playout_model import PlayoutModel
+from harness.ws.playout_model import Mark, PlayoutModel
 
 _SILENT_FRAME = np.zeros(SAMPLE_RATE * FRAME_NS // 1_000_000_000, dtype=np.float32)
 
 
 class LiveFeed:
     def __init__(self, model: PlayoutModel, activity: AgentActivity,
-                 on_marks: Callable[[list[str]], Awaitable[None]]) -> None:
+                 on_marks: Callable[[list[Mark]], Awaitable[None]]) -> None:
         self.model = model
         self.activity = activity
         self.on_marks = on_marks
@@ -50,7 +50,7 @@ class LiveFeed:
             if not self.model.playing(now):
                 fed_until = self._silence(fed_until, now)
             if marks:
-                await self.on_marks([m.name for m in marks])
+                await self.on_marks(marks)
             due = self.model.next_due_ns()
             wait_s = FRAME_NS / 1e9 if due is None else max(0.0, (due - time.monotonic_ns()) / 1e9)
             self._wake.clear()

@@ -49,7 +49,7 @@ from harness.records import (
 from harness.webrtc.audio import FRAME_NS, SAMPLE_RATE, samples_to_ns
 from harness.ws.codecs import encode, timeline_to_wire
 from harness.ws.connection import WsClosed, WsConnection, WsHandshakeError, ws_connect
-from harness.ws.playout_model import Flush, PlayoutModel
+from harness.ws.playout_model import Flush, Mark, PlayoutModel
 from harness.ws.wire_playout import WirePlayout
 
 log = logging.getLogger(__name__)
@@ -266,12 +266,17 @@ class _WsCall:
             self.events.append(EndpointEvent(
                 t_ns=at_ns, kind=EventKind.AUDIO_CLEARED, vendor_type="playout_flush",
                 data={"dropped_ms": round(flush.dropped_ns / 1e6, 1)}))
+        self.events += [EndpointEvent(t_ns=at_ns, kind=EventKind.OTHER, vendor_type="mark_played",
+                                      data={"name": name[:100]}) for name in flush.marks]
         self._replies = [*self._replies, *self.dialect.flush_messages(flush),
                          *self.dialect.mark_messages(flush.marks)]
 
-    async def _send_marks(self, names: list[str]) -> None:
+    async def _send_marks(self, marks: list[Mark]) -> None:
+        """Echo marks whose audio has played (kept as events at the moment they were due)."""
+        self.events += [EndpointEvent(t_ns=m.at_ns, kind=EventKind.OTHER, vendor_type="mark_played",
+                                      data={"name": m.name[:100]}) for m in marks]
         with contextlib.suppress(WsClosed):
-            await self._send_all(self.dialect.mark_messages(names))
+            await self._send_all(self.dialect.mark_messages([m.name for m in marks]))
 
     async def _send_all(self, messages: list[Outgoing]) -> int:
         """Send in order; returns when the first was handed to the kernel (0 if none)."""
