@@ -258,6 +258,8 @@ class WsAgentCall(AgentCallCore):
         self._queue_end = min(self._queue_end, signal_ns)  # what it had queued is gone
         end = self.play_time(reply.end_sample)
         stop_ns = signal_ns if end is None else min(signal_ns, end)
+        self.truth.write("client_stop", call_id=self.call_id, turn=reply.turn, signal_ns=signal_ns,
+                         flushed=stop_ns == signal_ns)
         if reply.stopped:
             self.log_stop(reply, stop_ns)
         else:

@@ -211,7 +211,9 @@ def _dialect_checks(case: Case, rec: CallRecording, rows: list[dict[str, object]
         # The client truncated each interrupted item at what it had played of it.
         onsets = {int(r["turn"]): int(r["onset_ns"]) for r in rows if r["kind"] == "answer_onset"}  # type: ignore[arg-type]
         truncated = {str(r["item_id"]): int(r["audio_end_ms"]) for r in rows if r["kind"] == "truncate"}  # type: ignore[arg-type]
-        cuts = [r for r in rows if r["kind"] == "interruption"]
+        # Only a stop that cut audio short is a truncation (the reply may have run out first).
+        flushed = {int(r["turn"]) for r in rows if r["kind"] == "client_stop" and r["flushed"]}  # type: ignore[arg-type]
+        cuts = [r for r in rows if r["kind"] == "interruption" and r["turn"] in flushed]
         assert cuts and len(truncated) == len(cuts), (cuts, truncated)
         for cut in cuts:
             turn = int(cut["turn"])  # type: ignore[arg-type]
