@@ -109,6 +109,9 @@ class PlayoutModel:
         """Runs of audio after the first: the queue ran dry and a chunk started afresh."""
         self.queue_end_ns = 0
         """When the audio queued so far has played (CLOCK_MONOTONIC)."""
+        self._cursor = 0
+        """Index of the first chunk not yet wholly handed to live listeners (they run every 20 ms:
+        starting there keeps a long call's bookkeeping from growing with its length)."""
 
     def playing(self, now_ns: int) -> bool:
         """Audio is still queued to play after ``now_ns``."""
@@ -164,7 +167,7 @@ class PlayoutModel:
     def next_due_ns(self) -> int | None:
         """When the next unreleased audio slice or mark is due."""
         times = [m.at_ns for m in self._pending_marks]
-        for chunk in self.chunks:
+        for chunk in self.chunks[self._cursor:]:
             if chunk.released < chunk.kept:
                 times.append(chunk.edge_ns + chunk.released * 1_000_000_000 // chunk.rate)
                 break
@@ -173,7 +176,9 @@ class PlayoutModel:
     def due(self, now_ns: int) -> tuple[list[Released], list[Mark]]:
         """Audio slices that have started playing by ``now_ns`` and marks whose audio has played."""
         out: list[Released] = []
-        for chunk in self.chunks:
+        while self._cursor < len(self.chunks) and self.chunks[self._cursor].released >= self.chunks[self._cursor].kept:
+            self._cursor += 1
+        for chunk in self.chunks[self._cursor:]:
             while chunk.released < chunk.kept:
                 start_ns = chunk.edge_ns + chunk.released * 1_000_000_000 // chunk.rate
                 if start_ns > now_ns:
