@@ -134,8 +134,10 @@ class WsAgentCall(AgentCallCore):
 
     async def drop_later(self, seconds: float) -> None:
         """The drop knob over WebSocket: the socket goes away mid-call, without a close frame."""
+        await asyncio.sleep(seconds)
         self._dropped = True
-        await super().drop_later(seconds)
+        self.truth.write("drop", call_id=self.call_id, t_ns=time.monotonic_ns())
+        await self.close(reason="dropped by knob")
 
     async def _keepalive(self, every_s: float) -> None:
         while True:

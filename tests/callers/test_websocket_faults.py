@@ -175,3 +175,15 @@ def test_junk_events_and_a_dropped_socket_are_recorded_and_the_run_goes_on(corpu
     assert measured.keys() == {0} and measured[0] is not None
     _no_key(broken, key)
     assert healthy.recording.failure is None, healthy.recording.failure
+
+
+def test_the_reference_agents_fault_knobs_over_websocket(corpus: Corpus, start_agent) -> None:  # type: ignore[no-untyped-def]
+    """--malformed-events and --drop-after-s speak WebSocket too: junk is evidence, a drop a failure."""
+    agent = start_agent("--malformed-events", "--drop-after-s", "2.5")
+    url = agent.url.replace("http://", "ws://") + "/v1/realtime"
+    art = asyncio.run(WebSocketCaller(corpus).run(spec(url, Dialect.OPENAI_REALTIME_WS, TWO_TURNS)))
+    rec = art.recording
+    assert rec.failure is not None and rec.failure.kind is FailureKind.DROPPED, rec.failure
+    assert "without a close frame" in rec.failure.reason
+    kinds = {(e.vendor_type, e.kind) for e in rec.events}
+    assert ("malformed", EventKind.ERROR) in kinds and ("vendor.unknown_event", EventKind.OTHER) in kinds, kinds
