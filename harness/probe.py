@@ -18,10 +18,12 @@ from rich.table import Table
 from rich.text import Text
 
 from harness.callers.aiortc_caller import AiortcCaller
-from harness.callers.base import CallArtifacts, CallerSettings
+from harness.callers.base import CallArtifacts, Caller, CallerSettings
 from harness.callers.script import PlayerSettings
+from harness.callers.websocket import WebSocketCaller
 from harness.corpus.model import Corpus
 from harness.endpoints.config import endpoint_redactor
+from harness.endpoints.transport import caller_for
 from harness.metrics.breakdown import ENDPOINTING_DELAY, GENERATION_DELAY
 from harness.metrics.latency import NO_RESPONSE, TURN_LATENCY
 from harness.records import (
@@ -146,12 +148,15 @@ async def run_check(spec: EndpointSpec, corpus: Corpus, settings: CheckSettings 
     """
     settings = settings or CheckSettings()
     scenario = probe_scenario(settings)
-    caller = AiortcCaller(corpus, CallerSettings(
+    caller_settings = CallerSettings(
         signalling_timeout_s=settings.signalling_timeout_s,
         connect_timeout_s=settings.connect_timeout_s,
         player=PlayerSettings(max_reply_s=settings.max_reply_s),
-    ))
-    call = CallSpec(call_id=PROBE_SCENARIO_ID, scenario=scenario, endpoint=spec, caller=CallerKind.AIORTC)
+    )
+    kind = caller_for(spec.dialect, CallerKind.AIORTC)
+    caller: Caller = (WebSocketCaller(corpus, caller_settings) if kind is CallerKind.WEBSOCKET
+                      else AiortcCaller(corpus, caller_settings))
+    call = CallSpec(call_id=PROBE_SCENARIO_ID, scenario=scenario, endpoint=spec, caller=kind)
     try:
         artifacts = await asyncio.wait_for(caller.run(call), settings.overall_timeout_s)
     except TimeoutError:
@@ -202,19 +207,22 @@ def _redact(spec: EndpointSpec) -> SecretRedactor:
 
 
 def _signalling(rec: CallRecording, signalled: bool, redact: SecretRedactor) -> CheckItem:
+    websocket = rec.caller is CallerKind.WEBSOCKET
     if not signalled:
         assert rec.failure is not None
+        what = "no WebSocket session" if websocket else "no usable answer SDP"
         return CheckItem(name="signalling", status=CheckStatus.FAIL,
-                         detail=f"no usable answer SDP: {rec.failure.kind}: {redact(rec.failure.reason)}")
+                         detail=f"{what}: {rec.failure.kind}: {redact(rec.failure.reason)}")
     info = ", ".join(f"{k}={redact(str(v))}" for k, v in sorted(rec.dialect_info.items()))
-    return CheckItem(name="signalling", status=CheckStatus.OK,
-                     detail="answer SDP received" + (f" ({info})" if info else ""))
+    done = "WebSocket upgrade accepted, session set up" if websocket else "answer SDP received"
+    return CheckItem(name="signalling", status=CheckStatus.OK, detail=done + (f" ({info})" if info else ""))
 
 
 def _media(rec: CallRecording, signalled: bool) -> CheckItem:
     if rec.connected_ns is not None:
+        how = "WebSocket open" if rec.caller is CallerKind.WEBSOCKET else "ICE + DTLS connected"
         return CheckItem(name="media connected", status=CheckStatus.OK,
-                         detail=f"ICE + DTLS connected at t={rec.connected_ns / 1e6:.0f} ms (t=0: first audio frame)")
+                         detail=f"{how} at t={rec.connected_ns / 1e6:.0f} ms (t=0: first audio frame)")
     if not signalled:
         return CheckItem(name="media connected", status=CheckStatus.SKIPPED, detail="no answer to connect with")
     reason = rec.failure.reason if rec.failure is not None else "never connected"
@@ -240,6 +248,14 @@ def _audio_in(rec: CallRecording) -> CheckItem:
     if last is None or last.packets_received == 0:
         status = CheckStatus.SKIPPED if rec.connected_ns is None else CheckStatus.FAIL
         return CheckItem(name="audio in", status=status, detail="no audio packets received")
+    if rec.caller is CallerKind.WEBSOCKET:
+        info = rec.caller_info
+        return CheckItem(
+            name="audio in", status=CheckStatus.OK,
+            detail=(f"{last.packets_received} audio chunks received, up to {info.get('max_ahead_ms', 0)} ms ahead "
+                    f"of playback (a server that bursts), {info.get('flushes', 0)} flushes; arrival times from "
+                    f"{rec.arrival_source or 'unknown'}"),
+        )
     total = last.packets_received + last.packets_lost
     loss = 100.0 * last.packets_lost / total if total else 0.0
     jitter = "n/a" if last.jitter_ms is None else f"{last.jitter_ms:.1f} ms"

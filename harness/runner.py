@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 from harness.callers.aiortc_caller import AiortcCaller
 from harness.callers.base import Caller, CallerSettings
+from harness.callers.websocket import WebSocketCaller
 from harness.corpus.model import Corpus
 from harness.executors.inline import InlineExecutor
 from harness.executors.scoring import InlineScorer
@@ -30,7 +31,7 @@ __all__ = ["RunPlan", "default_callers", "execute", "open_callers", "plan", "sce
 
 
 def default_callers(corpus: Corpus, settings: CallerSettings | None = None) -> dict[CallerKind, Caller]:
-    return {CallerKind.AIORTC: AiortcCaller(corpus, settings)}
+    return {CallerKind.AIORTC: AiortcCaller(corpus, settings), CallerKind.WEBSOCKET: WebSocketCaller(corpus, settings)}
 
 
 @contextlib.asynccontextmanager

@@ -62,6 +62,41 @@ def test_every_dialect_of_the_reference_agent_is_usable(corpus: Corpus, start_ag
         assert "answer SDP received" in row(out, "signalling")[1] and dialect_info in out, out
 
 
+WS_ROUTES = {"openai-realtime-ws": "/v1/realtime", "twilio-media-streams": "/twilio"}
+"""Two WebSocket dialects: the probe's WebSocket path is the same for all (the per-dialect
+truth is tests/callers/test_websocket_truth.py)."""
+
+
+@pytest.mark.network
+@pytest.mark.slow
+def test_every_websocket_dialect_of_the_reference_agent_is_usable(corpus: Corpus, start_agent) -> None:  # type: ignore[no-untyped-def]
+    agent = start_agent("--delay", "300", "--send-ahead-ms", "500")
+    base = agent.url.replace("http://", "ws://")
+    for dialect, route in WS_ROUTES.items():
+        result = runner.invoke(app, ["endpoints", "check", f"{dialect}+{base}{route}", "--reply-timeout", "4"])
+        out = result.output
+        assert result.exit_code == 0, out
+        for name in ("signalling", "media connected", "audio out", "audio in", "agent replied"):
+            assert row(out, name)[0] == "ok", (dialect, name, out)
+        assert "WebSocket upgrade accepted" in row(out, "signalling")[1], out
+        chunks = re.match(r"(\d+) audio chunks received, up to ([\d.]+) ms ahead", row(out, "audio in")[1])
+        # A reply is >0.7 s of 20 ms chunks, sent up to 500 ms ahead of playback.
+        assert chunks is not None and int(chunks.group(1)) > 35 and float(chunks.group(2)) > 300, out
+        latency = re.search(r"turn latency (\d+) ms", row(out, "agent replied")[1])
+        assert latency is not None and 750 <= int(latency.group(1)) <= 1100, out
+        assert row(out, "failures") == ("ok", "none"), out
+
+
+@pytest.mark.network
+def test_a_refusing_websocket_agent_is_not_usable_and_says_why(corpus: Corpus, start_agent) -> None:  # type: ignore[no-untyped-def]
+    agent = start_agent("--refuse-offer")
+    result = runner.invoke(app, ["endpoints", "check", f"twilio-media-streams+{agent.url.replace('http', 'ws')}/twilio"])
+    out = result.output
+    assert result.exit_code == 1, out
+    status, detail = row(out, "signalling")
+    assert status == "fail" and "offer_refused" in detail and "HTTP 503" in detail and "refuse_offer" in detail, out
+
+
 @pytest.mark.network
 def test_a_refusing_agent_is_not_usable_and_says_why(corpus: Corpus, start_agent) -> None:  # type: ignore[no-untyped-def]
     agent = start_agent("--refuse-offer")

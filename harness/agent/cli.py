@@ -37,6 +37,7 @@ def serve_command(
     interrupt_min_speech_ms: Annotated[float, typer.Option(help="Speech that counts as interrupting.")] = 500.0,
     stop_on_any_sound: Annotated[bool, typer.Option(help="Fault: stop on any loud sound.")] = False,
     wrong_answers: Annotated[bool, typer.Option(help="tts mode: some answers wrong on purpose.")] = False,
+    send_ahead_ms: Annotated[float, typer.Option(help="WebSocket dialects: burst replies this far ahead.")] = 0.0,
     truth_log: Annotated[Path | None, typer.Option(help="Ground-truth JSONL log.")] = None,
     workers: Annotated[int, typer.Option(
         min=1, help="Agent processes sharing the port (each owns the calls it answers).")] = 1,
@@ -52,7 +53,7 @@ def serve_command(
         refuse_offer=refuse_offer, never_answer=never_answer, drop_after_s=drop_after_s,
         malformed_events=malformed_events, barge_in=barge_in, stop_delay_ms=stop_delay_ms,
         interrupt_min_speech_ms=interrupt_min_speech_ms, stop_on_any_sound=stop_on_any_sound,
-        wrong_answers=wrong_answers,
+        wrong_answers=wrong_answers, send_ahead_ms=send_ahead_ms,
     )
     logging.basicConfig(level=logging.WARNING)
     if workers > 1:

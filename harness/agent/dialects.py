@@ -87,6 +87,6 @@ class PipecatAgentCall(AgentCall):
             if obj.get("label") == RTVI_LABEL and obj.get("type") == "client-ready":
                 self._send_raw(json.dumps(bot_ready(str(obj.get("id", "")))))
 
-    def _send_event(self, event_type: str, **fields: Any) -> None:
+    def send_event(self, event_type: str, **fields: Any) -> None:
         for msg in openai_to_rtvi(event_type, fields):
             self._send_raw(json.dumps(msg))

@@ -82,6 +82,9 @@ class AgentKnobs:
     """tts mode: answer some corpus questions wrongly, to prove content checks catch it."""
     stop_on_any_sound: bool = False
     """Fault: stop at the first loud 20 ms of caller audio (backchannels, coughs, noise)."""
+    send_ahead_ms: float = 0.0
+    """WebSocket dialects: send reply audio up to this far ahead of real time, as servers
+    burst (0: paced like RTP). WebRTC is always paced."""
 
     def impairment(self, call_index: int) -> Impairment:
         return Impairment(

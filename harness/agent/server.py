@@ -24,7 +24,10 @@ from aiohttp import web
 from harness.agent.call import AgentCall, Responder
 from harness.agent.dialects import PipecatAgentCall
 from harness.agent.knobs import AgentKnobs, AgentMode
+from harness.agent.listener import DialectListener
 from harness.agent.truth import TruthLog
+from harness.agent.ws_call import WsAgentCall
+from harness.agent.ws_server import WsRoutes
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,8 @@ class AgentServer:
         self.slot = slot
         self.calls: dict[str, AgentCall] = {}
         self._counter = itertools.count()
+        self.ws_calls: dict[str, WsAgentCall] = {}
+        self.ws = WsRoutes(knobs, truth, brain, self.ws_calls, lambda: next(self._counter), NEVER_ANSWER_S)
         self.app = web.Application()
         self.app.add_routes(
             [
@@ -76,6 +81,7 @@ class AgentServer:
                 web.delete("/whip/{call_id}", self.hangup),
                 web.post("/api/offer", self.pipecat_offer),
                 web.patch("/api/offer", self.pipecat_patch),
+                web.get("/v1/convai/conversation/get-signed-url", self.ws.signed_url),
             ]
         )
         self.app.on_shutdown.append(self._shutdown)
@@ -201,7 +207,7 @@ class AgentServer:
         return call_id, sdp
 
     async def _shutdown(self, app: web.Application) -> None:
-        for call in list(self.calls.values()):
+        for call in [*self.calls.values(), *self.ws_calls.values()]:
             await call.close(reason="agent shutdown")
         self.truth.close()
 
@@ -228,16 +234,12 @@ async def serve(host: str, port: int, knobs: AgentKnobs, truth_path: Path | None
     server = AgentServer(knobs, TruthLog(truth_path), brain, slot)
     runner = web.AppRunner(server.app, handle_signals=False, access_log=None)
     await runner.setup()
-    if shared is not None:
-        for sock in (shared, private):
-            if sock is not None:
-                await web.SockSite(runner, sock).start()
-        bound = shared.getsockname()[1]
-    else:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        sockets = getattr(site._server, "sockets", None) or []
-        bound = sockets[0].getsockname()[1] if sockets else port
+    assert runner.server is not None
+    # One port for all dialects: WebSocket upgrades stay with the agent (kernel-stamped
+    # sockets), every other request goes to aiohttp (harness.agent.listener). A worker of
+    # ``agent serve --workers N`` listens on the shared socket and its private one.
+    listener = DialectListener(runner.server, server.ws.route, host, port)
+    bound = await listener.start([sock for sock in (shared, private) if sock is not None])
     url = f"http://{host}:{bound}"
     if on_ready is not None:
         on_ready(url)
@@ -251,5 +253,6 @@ async def serve(host: str, port: int, knobs: AgentKnobs, truth_path: Path | None
     try:
         await stop.wait()
     finally:
+        await listener.close()
         await runner.cleanup()
         print("voice-harness agent stopped", file=sys.stderr, flush=True)

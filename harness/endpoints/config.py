@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -25,8 +25,10 @@ from pydantic import (
     StrictInt,
     StrictStr,
     ValidationError,
+    model_validator,
 )
 
+from harness.endpoints.transport import url_schemes
 from harness.records import Dialect, EndpointSpec, JSONValue
 from harness.redact import SecretRedactor, redact, register_secret_env
 from harness.safe_io import TomlInputError, parse_toml, read_regular_text
@@ -55,8 +57,8 @@ class EndpointConfigError(Exception):
 
 def _check_url(url: str) -> str:
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise ValueError("must be an http:// or https:// URL")
+    if parts.scheme not in ("http", "https", "ws", "wss"):
+        raise ValueError("must be an http(s):// URL (WebRTC dialects) or a ws(s):// URL (WebSocket dialects)")
     if not parts.hostname:
         raise ValueError("has no host")
     if parts.username is not None or parts.password is not None:
@@ -67,7 +69,19 @@ def _check_url(url: str) -> str:
         _ = parts.port
     except ValueError:
         raise ValueError("has an invalid port") from None
+    for name, _value in parse_qsl(parts.query, keep_blank_values=True):
+        if SECRET_OPTION.search(name) or name.lower() in ("key", "access_token", "signature"):
+            raise ValueError(
+                f"must not carry a credential in its query string (parameter {name!r}); "
+                "name an environment variable in api_key_env"
+            )
     return url
+
+
+def _check_scheme(dialect: Dialect, url: str) -> None:
+    schemes = url_schemes(dialect)
+    if urlsplit(url).scheme not in schemes:
+        raise ValueError(f"dialect {dialect} needs a {' or '.join(s + '://' for s in schemes)} URL")
 
 
 def _check_env_name(name: str) -> str:
@@ -98,6 +112,11 @@ class _EndpointEntry(BaseModel):
     options: Annotated[dict[str, JsonValue], AfterValidator(_check_options)] = Field(
         default_factory=dict
     )
+
+    @model_validator(mode="after")
+    def _scheme_fits_dialect(self) -> _EndpointEntry:
+        _check_scheme(self.dialect, self.url)
+        return self
 
 
 class _EndpointsFile(BaseModel):
@@ -211,10 +230,11 @@ def _from_url_form(text: str) -> EndpointSpec:
     url = f"{scheme}://{rest}"
     try:
         _check_url(url)
+        _check_scheme(dialect, url)
     except ValueError as exc:
         raise EndpointConfigError(f"endpoint URL {redact(text)!r}: {exc}") from None
     parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
     host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
     return EndpointSpec(name=f"{host}:{port}", dialect=dialect, url=url)
 

@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING
 
 from harness.callers.aiortc_caller import AiortcCaller
 from harness.callers.base import Caller, CallerSettings, failed_artifacts
+from harness.callers.websocket import WebSocketCaller
 from harness.corpus.defaults import default_corpus
 from harness.corpus.model import Corpus, load_corpus
+from harness.endpoints.transport import caller_for
 from harness.executors.base import FinishedCall
 from harness.executors.loop_lag import LoopLagProbe
 from harness.executors.scoring import PoolScorer, corpus_texts
@@ -102,6 +104,7 @@ class CallWorker:
             return
         self._corpus = load_corpus(cfg.corpus_dir) if cfg.corpus_dir else default_corpus(build=True)
         self._callers[CallerKind.AIORTC] = AiortcCaller(self._corpus, cfg.caller_settings)
+        self._callers[CallerKind.WEBSOCKET] = WebSocketCaller(self._corpus, cfg.caller_settings)
         if CallerKind.BROWSER in cfg.caller_kinds:
             try:
                 from harness.callers.browser.caller import BrowserCaller, BrowserSettings
@@ -118,14 +121,15 @@ class CallWorker:
 
     async def run_call(self, spec: CallSpec) -> FinishedCall:
         """One call, never raising: an unavailable caller is a recorded failure too."""
-        caller = self._callers.get(spec.caller)
+        kind = caller_for(spec.endpoint.dialect, spec.caller)  # WebSocket dialects: the WebSocket caller
+        caller = self._callers.get(kind)
         began = time.monotonic_ns()
         self.began[spec.call_id] = began
         self._arm_stall()
         try:
             if caller is None:
-                artifacts = failed_artifacts(spec, spec.caller, "", Failure(
-                    kind=FailureKind.CALLER_ERROR, reason=f"caller {spec.caller} is not available"))
+                artifacts = failed_artifacts(spec, kind, "", Failure(
+                    kind=FailureKind.CALLER_ERROR, reason=f"caller {kind} is not available"))
             else:
                 artifacts = await caller.run(spec)
         finally:

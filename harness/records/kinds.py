@@ -10,12 +10,19 @@ __all__ = ["CallerKind", "Dialect", "EventKind", "FailureKind", "StepKind", "Ste
 class CallerKind(StrEnum):
     AIORTC = "aiortc"
     BROWSER = "browser"
+    WEBSOCKET = "websocket"
+    """Paced PCM over a WebSocket with a playout model; picked for WebSocket dialects."""
 
 
 class Dialect(StrEnum):
     OPENAI_REALTIME = "openai-realtime"
     PIPECAT = "pipecat"
     WHIP = "whip"
+    OPENAI_REALTIME_WS = "openai-realtime-ws"
+    GEMINI_LIVE = "gemini-live"
+    ELEVENLABS_AGENTS = "elevenlabs-agents"
+    TWILIO_MEDIA_STREAMS = "twilio-media-streams"
+    WEBSOCKET_PCM = "websocket-pcm"
 
 
 class StepKind(StrEnum):

@@ -72,7 +72,7 @@ def test_shipped_example_has_every_dialect() -> None:
     assert {"local-openai", "local-pipecat", "local-whip", "openai"} <= set(specs)
     assert specs["openai"].api_key_env == "OPENAI_API_KEY"
     for spec in specs.values():
-        assert spec.name and spec.url.startswith(("http://", "https://"))
+        assert spec.name and spec.url.startswith(("http://", "https://", "ws://", "wss://"))
 
 
 @pytest.mark.parametrize(
@@ -80,7 +80,8 @@ def test_shipped_example_has_every_dialect() -> None:
     [
         pytest.param(
             '[endpoints.a]\ndialect = "openai"\nurl = "http://x"\n',
-            "endpoints.a.dialect: Input should be 'openai-realtime', 'pipecat' or 'whip'",
+            "endpoints.a.dialect: Input should be 'openai-realtime', 'pipecat', 'whip', "
+            "'openai-realtime-ws', 'gemini-live', 'elevenlabs-agents', 'twilio-media-streams' or 'websocket-pcm'",
             id="unknown-dialect",
         ),
         pytest.param(
@@ -90,8 +91,18 @@ def test_shipped_example_has_every_dialect() -> None:
         ),
         pytest.param(
             '[endpoints.a]\ndialect = "whip"\nurl = "ftp://x"\n',
-            "endpoints.a.url: must be an http:// or https:// URL",
+            "endpoints.a.url: must be an http(s):// URL (WebRTC dialects) or a ws(s):// URL",
             id="bad-scheme",
+        ),
+        pytest.param(
+            '[endpoints.a]\ndialect = "whip"\nurl = "ws://x"\n',
+            "endpoints.a: dialect whip needs a http:// or https:// URL",
+            id="ws-url-for-webrtc-dialect",
+        ),
+        pytest.param(
+            '[endpoints.a]\ndialect = "gemini-live"\nurl = "wss://x/ws?key=AIzaSyDUMMYDUMMYDUMMYDUMMYDUMMYDUMMY00"\n',
+            "endpoints.a.url: must not carry a credential in its query string (parameter 'key')",
+            id="key-in-query",
         ),
         pytest.param(
             '[endpoints.a]\ndialect = "whip"\nurl = "http://x"\nport = 3\n',
@@ -205,9 +216,12 @@ def test_url_form(text: str, expected: EndpointSpec) -> None:
         ("http://127.0.0.1:8765", "needs a dialect: write <dialect>+http://..."),
         (
             "sip+http://127.0.0.1:8765",
-            "unknown dialect 'sip' (dialects: openai-realtime, pipecat, whip)",
+            "unknown dialect 'sip' (dialects: openai-realtime, pipecat, whip, openai-realtime-ws, gemini-live, "
+            "elevenlabs-agents, twilio-media-streams, websocket-pcm)",
         ),
-        ("whip+ftp://host/x", "must be an http:// or https:// URL"),
+        ("whip+ftp://host/x", "must be an http(s):// URL (WebRTC dialects) or a ws(s):// URL"),
+        ("twilio-media-streams+http://host/x", "dialect twilio-media-streams needs a ws:// or wss:// URL"),
+        ("websocket-pcm+ws://host/x?token=abcdef123456", "must not carry a credential in its query string"),
         ("whip+http://:80/x", "has no host"),
         ("whip+http://host:99999/x", "has an invalid port"),
         ("whip+http://bob:s3cretpw@host/x", "must not contain credentials"),
