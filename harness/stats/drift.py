@@ -1,0 +1,174 @@
+"""Drift: does a metric trend up or down over a soak's windows, and by how much per hour?
+
+Two classical, distribution-free tools on the per-window values (from scipy):
+
+- the **Theil–Sen** slope (median of all pairwise slopes) with Sen's (1968)
+  confidence interval: the size of the change, robust to outlying windows;
+- the **Mann–Kendall** test (Kendall's tau-b of value against time, which handles the
+  ties of rates that sit at 0 in most windows): whether there is a trend at all.
+
+A drift verdict (``increasing`` / ``decreasing``) needs both: the test's two-sided
+p-value below ``alpha`` *and* the slope's ``1 - alpha`` interval excluding zero. Under
+no trend the windows are exchangeable and the test alone keeps false alarms at or
+below ``alpha``; requiring the interval too can only lower that. Windows are assumed
+independent: an endpoint whose latency wanders slowly (strong autocorrelation between
+windows) can look like drift, which is what a soak should flag anyway.
+
+Slopes are per hour of soak time, in the metric's unit (a rate's in fractions: +0.12
+per hour is 12 percentage points).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+from scipy import stats
+
+from harness.stats.windows import WindowRow, series
+
+__all__ = [
+    "DEFAULT_ALPHA",
+    "MIN_WINDOWS",
+    "DriftEntry",
+    "DriftVerdict",
+    "describe",
+    "trend",
+    "window_drift",
+]
+
+DEFAULT_ALPHA = 0.05
+MIN_WINDOWS = 6
+"""Fewer windows with a value than this: ``insufficient`` (with 5 or fewer points no
+ordering reaches p < 0.05 two-sided without ties, so a verdict could never fire)."""
+
+RSS_METRIC = ("harness_rss_mb", "last")
+"""The harness's own resident memory, trended like any metric (a leak shows as drift)."""
+
+
+class DriftVerdict(StrEnum):
+    INCREASING = "increasing"
+    DECREASING = "decreasing"
+    STEADY = "steady"
+    """No significant trend (not proof of none: see the interval)."""
+    INSUFFICIENT = "insufficient"
+    """Too few windows with a value to judge."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DriftEntry:
+    """One metric's trend over the windows; ``run.json`` holds these as ``drift``."""
+
+    metric: str
+    stat: str
+    unit: str = ""
+    slope_per_hour: float | None
+    """Theil–Sen slope in the metric's unit per hour; ``None`` when insufficient."""
+    ci: tuple[float, float] | None
+    """Sen's ``confidence`` interval of the slope, per hour."""
+    confidence: float = 1 - DEFAULT_ALPHA
+    p_value: float | None
+    """Mann–Kendall (Kendall's tau-b vs time), two-sided."""
+    windows: int
+    """Windows that had a value."""
+    verdict: DriftVerdict
+    text: str
+    """For people: ``turn latency p50 +38 ms/hour [21, 55]``."""
+
+    @property
+    def drifting(self) -> bool:
+        return self.verdict in (DriftVerdict.INCREASING, DriftVerdict.DECREASING)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Trend:
+    slope: float
+    low: float
+    high: float
+    p_value: float
+    n: int
+
+
+def trend(times: Sequence[float], values: Sequence[float], alpha: float = DEFAULT_ALPHA) -> Trend | None:
+    """Theil–Sen slope (per unit of ``times``) with its ``1 - alpha`` interval, and the
+    Mann–Kendall p-value; ``None`` with fewer than ``MIN_WINDOWS`` points or no spread in time."""
+    x = np.asarray(times, dtype=np.float64)
+    y = np.asarray(values, dtype=np.float64)
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    if x.size < MIN_WINDOWS or np.ptp(x) == 0:
+        return None
+    fit = stats.theilslopes(y, x, alpha=1 - alpha)
+    if np.ptp(y) == 0:  # a constant series: no trend, and tau is undefined
+        return Trend(slope=0.0, low=0.0, high=0.0, p_value=1.0, n=int(x.size))
+    tau = stats.kendalltau(x, y)
+    p = float(tau.pvalue)
+    low, high = float(fit.low_slope), float(fit.high_slope)
+    return Trend(slope=float(fit.slope), low=low, high=high,
+                 p_value=p if math.isfinite(p) else 1.0, n=int(x.size))
+
+
+def _label(metric: str, stat: str) -> str:
+    name = metric.removesuffix("_ms").removesuffix("_mb").replace("_", " ")
+    if (metric, stat) == ("call_failed", "rate"):
+        return "failure rate"
+    return name if stat in ("rate", "last") else f"{name} {stat}"
+
+
+def _number(x: float) -> str:
+    magnitude = abs(x)
+    if magnitude >= 10 or x == 0:
+        return f"{x:.0f}"
+    if magnitude >= 1:
+        return f"{x:.1f}"
+    return f"{x:.2g}"
+
+
+def describe(metric: str, stat: str, unit: str, t: Trend | None, alpha: float = DEFAULT_ALPHA,
+             windows: int = 0) -> DriftEntry:
+    """The entry (verdict and its sentence) for one metric's trend."""
+    label = _label(metric, stat)
+    if t is None:
+        return DriftEntry(metric=metric, stat=stat, unit=unit, slope_per_hour=None, ci=None,
+                          confidence=1 - alpha, p_value=None, windows=windows,
+                          verdict=DriftVerdict.INSUFFICIENT,
+                          text=f"{label}: {windows} window(s), need {MIN_WINDOWS} to judge drift")
+    significant = t.p_value < alpha and (t.low > 0 or t.high < 0)
+    if not significant:
+        verdict = DriftVerdict.STEADY
+    else:
+        verdict = DriftVerdict.INCREASING if t.slope > 0 else DriftVerdict.DECREASING
+    scale, shown_unit = (100.0, "pp") if stat == "rate" else (1.0, unit)
+    sign = "+" if t.slope * scale >= 0 else ""
+    text = (f"{label} {sign}{_number(t.slope * scale)} {shown_unit}/hour "
+            f"[{_number(t.low * scale)}, {_number(t.high * scale)}]").replace("  ", " ")
+    text += "" if significant else " (no significant drift)"
+    return DriftEntry(metric=metric, stat=stat, unit=unit, slope_per_hour=t.slope, ci=(t.low, t.high),
+                      confidence=1 - alpha, p_value=t.p_value, windows=t.n, verdict=verdict, text=text)
+
+
+def window_drift(rows: Sequence[WindowRow], alpha: float = DEFAULT_ALPHA,
+                 include_partial: bool = False) -> list[DriftEntry]:
+    """One entry per (metric, stat) the windows carry, plus the harness's RSS.
+
+    A window cut short by a stop is left out unless ``include_partial``: its statistics
+    rest on fewer calls and its end is not on the window grid.
+    """
+    used = [r for r in rows if r.complete or include_partial]
+    keys: dict[tuple[str, str], str] = {}
+    for row in used:
+        for m in row.metrics:
+            keys.setdefault((m.metric, m.stat), m.unit)
+    out = []
+    for (metric, stat), unit in keys.items():
+        times, values = series(used, metric, stat)
+        out.append(describe(metric, stat, unit, trend(times, values, alpha), alpha, len(values)))
+    rss_times = [r.mid_hours for r in used if r.process.rss_mb is not None]
+    rss_values = [r.process.rss_mb for r in used if r.process.rss_mb is not None]
+    if rss_values:
+        t = trend(rss_times, rss_values, alpha)
+        out.append(describe(*RSS_METRIC, "MB", t, alpha, len(rss_values)))
+    return out
