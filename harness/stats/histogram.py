@@ -67,6 +67,15 @@ class MetricHistogram:
             return None
         return self._value(float(self._hist.get_value_at_percentile(min(100.0, max(0.0, q)))))
 
+    def percentiles(self, qs: Iterable[float]) -> dict[float, float | None]:
+        """Several percentiles in one pass over the buckets (HdrHistogram's Python
+        percentile walk is linear in the bucket count: ask once, not per percentile)."""
+        wanted = sorted({min(100.0, max(0.0, float(q))) for q in qs})
+        if self.count == 0:
+            return dict.fromkeys(wanted)
+        found = self._hist.get_percentile_to_value_dict(wanted)
+        return {q: self._value(float(found[q])) for q in wanted}
+
     def mean(self) -> float | None:
         if self.count == 0:
             return None

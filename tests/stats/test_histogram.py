@@ -68,3 +68,12 @@ def test_empty_and_mismatched() -> None:
     assert hist.percentile(50) is None and hist.mean() is None and hist.max() is None
     with pytest.raises(ValueError, match="different scale"):
         hist.add(MetricHistogram(scale=10))
+
+
+def test_several_percentiles_in_one_pass_equal_one_at_a_time() -> None:
+    hist = MetricHistogram(scale=10)
+    hist.record_all(np.random.default_rng(2).gamma(3, 100, 5000).tolist())
+    many = hist.percentiles((99, 50, 95, 50))
+    assert list(many) == [50.0, 95.0, 99.0]
+    assert all(many[q] == hist.percentile(q) for q in many)
+    assert MetricHistogram().percentiles((50,)) == {50.0: None}
