@@ -80,7 +80,7 @@ def test_pytest_xdist_and_cli_give_equivalent_run_folders(tmp_path: Path) -> Non
         for name in ("index.html", "junit.xml", "summary.md", "allure-results"):
             assert (run / name).exists(), (run, name)
         for call in iter_call_dirs(run):
-            assert {p.name for p in call.iterdir()} >= {"caller.wav", "received.wav", "mix.wav",
+            assert {p.name for p in call.iterdir()} >= {"caller.flac", "received.flac", "mix.flac",
                                                        "recording.json", "scenario.json"}
 
 

@@ -33,7 +33,7 @@ from harness.store.serialize import to_json
 __all__ = ["ALLURE_DIR", "write_allure"]
 
 ALLURE_DIR = "allure-results"
-_MIME = {".wav": "audio/wav", ".png": "image/png", ".json": "application/json"}
+_MIME = {".wav": "audio/wav", ".flac": "audio/flac", ".png": "image/png", ".json": "application/json"}
 
 
 def _epoch_ms(iso: str) -> int | None:
@@ -85,7 +85,7 @@ def _call_result(logger: AllureFileLogger, out: Path, call: CallEntry, timeline:
     if call.disturbed:
         message = (f"{message}; " if message else "") + f"disturbed by the harness: {call.validity_text}"
     attachments = []
-    for name in ("mix.wav", "caller.wav", "received.wav"):
+    for name in ("mix.flac", "caller.flac", "received.flac", "mix.wav", "caller.wav", "received.wav"):
         path = call.path / name
         if path.is_file():
             attachments.append(_attach(logger, out, path, name, path.suffix))

@@ -80,7 +80,7 @@ def _call_view(call: CallEntry, run_dir: Path, timeline: bytes | None) -> dict[s
             events.append({"t": ev.t_ns / 1e9, "kind": str(ev.kind), "vendor": ev.vendor_type,
                            "data": json.dumps(ev.data, ensure_ascii=False)[:500]})
     audio = []
-    for name in ("mix.wav", "caller.wav", "received.wav"):
+    for name in ("mix.flac", "caller.flac", "received.flac", "mix.wav", "caller.wav", "received.wav"):
         if (call.path / name).is_file():
             audio.append({"name": name, "src": (call.path / name).relative_to(run_dir).as_posix()})
     failure = None

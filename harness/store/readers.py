@@ -26,6 +26,7 @@ from harness.store.layout import (
     SCENARIO_JSON,
     TEXTS_JSON,
     Audio,
+    AudioNotKept,
     RunFolderError,
     check_file_name,
 )
@@ -40,6 +41,7 @@ from harness.store.serialize import SerializationError, from_json_obj
 __all__ = [
     "MAX_JSON_BYTES",
     "MAX_RESULTS_BYTES",
+    "audio_kept",
     "iter_call_dirs",
     "load_recording",
     "load_scenario",
@@ -123,11 +125,21 @@ def read_recording(call_dir: Path, redactor: SecretRedactor | None = None) -> Ca
 def load_recording(
     call_dir: Path, dtype: Literal["float32", "int16"] = "float32"
 ) -> tuple[CallRecording, Audio, Audio]:
-    """A call folder back in memory: (recording, caller audio, received audio), for rescore."""
+    """A call folder back in memory: (recording, caller audio, received audio), for rescore.
+
+    Reads FLAC and the WAVs of older folders alike (recording.json names the files);
+    ``AudioNotKept`` when a soak's retention policy dropped the call's audio.
+    """
     recording = read_recording(call_dir)
+    if not audio_kept(recording):
+        raise AudioNotKept(f"{call_dir}: the call's audio was not kept (--keep-audio)")
     caller = _read_wav(call_dir / recording.caller_wav, recording.sample_rate, dtype)
     received = _read_wav(call_dir / recording.received_wav, recording.sample_rate, dtype)
     return recording, caller, received
+
+
+def audio_kept(recording: CallRecording) -> bool:
+    return bool(recording.caller_wav and recording.received_wav)
 
 
 def load_scenario(call_dir: Path, redactor: SecretRedactor | None = None) -> Scenario:
@@ -183,17 +195,18 @@ def _read_json_record(path: Path, cls: type[T], redactor: SecretRedactor | None 
 
 
 def _read_wav(path: Path, rate: int, dtype: Literal["float32", "int16"]) -> Audio:
-    """The WAV's samples, after its header was checked (type, rate, mono, bounded length)."""
+    """The file's samples (FLAC or WAV), after its header was checked (rate, mono,
+    bounded length)."""
     try:
         if not path.is_file():
-            raise RunFolderError(f"{path}: cannot read WAV: missing or not a regular file")
+            raise RunFolderError(f"{path}: cannot read audio: missing or not a regular file")
         info = sf.info(str(path))
         check_wav_header(info.frames, info.samplerate, info.channels, rate)
         data, _ = sf.read(path, dtype=dtype, always_2d=False)
     except RecordingLimitError as exc:
         raise RunFolderError(f"{path}: {exc}") from None
     except (OSError, RuntimeError, sf.LibsndfileError) as exc:
-        raise RunFolderError(f"{path}: cannot read WAV: {exc}") from None
+        raise RunFolderError(f"{path}: cannot read audio: {exc}") from None
     if data.ndim != 1:
         raise RunFolderError(f"{path}: expected mono, got {data.shape[1]} channels")
     return data  # type: ignore[no-any-return]

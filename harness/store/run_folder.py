@@ -20,6 +20,7 @@ Everything after a recording can be recomputed from this folder (``rescore``).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import secrets
@@ -37,7 +38,9 @@ from harness.records import SCHEMA_VERSION, CallRecording, JSONValue, Measuremen
 from harness.redact import SecretRedactor, register_secret_env
 from harness.safe_io import utf8_safe
 from harness.store.layout import (
+    AUDIO_FORMAT,
     CALLS_DIR,
+    MIX_FLAC,
     MIX_WAV,
     RECORDING_JSON,
     RESULTS_JSONL,
@@ -46,11 +49,13 @@ from harness.store.layout import (
     SCENARIO_JSON,
     TEXTS_JSON,
     Audio,
+    AudioNotKept,
     RunFolderError,
-    check_file_name,
     check_name,
+    flac_name,
 )
 from harness.store.readers import (
+    audio_kept,
     iter_call_dirs,
     load_recording,
     load_scenario,
@@ -64,6 +69,7 @@ from harness.store.serialize import to_json_obj
 
 __all__ = [  # the readers and layout names are re-exported: callers import them from here
     "CALLS_DIR",
+    "MIX_FLAC",
     "MIX_WAV",
     "RECORDING_JSON",
     "RESULTS_JSONL",
@@ -72,8 +78,10 @@ __all__ = [  # the readers and layout names are re-exported: callers import them
     "SCENARIO_JSON",
     "TEXTS_JSON",
     "Audio",
+    "AudioNotKept",
     "RunFolder",
     "RunFolderError",
+    "audio_kept",
     "iter_call_dirs",
     "load_recording",
     "load_scenario",
@@ -158,31 +166,41 @@ class RunFolder:
 
     def write_recording(
         self, recording: CallRecording, caller_audio: Audio, received_audio: Audio,
-        heard_audio: Audio | None = None,
+        heard_audio: Audio | None = None, *, keep_audio: bool = True,
     ) -> Path:
-        """Write the call's WAVs and recording.json; return the call folder.
+        """Write the call's audio (FLAC) and recording.json; return the call folder.
 
         Both signals must already be on the call clock (sample i is at i / sample_rate
         seconds of call time), so the stereo mix is a plain zero-pad to equal length.
-        Float audio is taken as [-1, 1] and clipped; int16 is written as is.
+        Float audio is taken as [-1, 1] and clipped; int16 is written as is. The files
+        are named in recording.json (``caller.flac``, ...). With ``keep_audio`` off (a
+        soak's retention policy) only recording.json is written, its audio names empty.
         """
         call_dir = self.call_dir(recording.call_id)
+        if not keep_audio:
+            recording = dataclasses.replace(recording, caller_wav="", received_wav="", heard_wav="")
+            self._write_json(call_dir / RECORDING_JSON, to_json_obj(recording))
+            return call_dir
         caller = _to_int16(caller_audio, "caller audio")
         received = _to_int16(received_audio, "received audio")
         rate = recording.sample_rate
-        caller_name = check_file_name(recording.caller_wav)
-        received_name = check_file_name(recording.received_wav)
+        heard = None
+        if heard_audio is not None and len(heard_audio) and recording.heard_wav:
+            heard = _to_int16(heard_audio, "heard audio")  # the page's own recording, for listening
+        recording = dataclasses.replace(
+            recording, caller_wav=flac_name(recording.caller_wav),
+            received_wav=flac_name(recording.received_wav),
+            heard_wav=flac_name(recording.heard_wav) if heard is not None else "")
 
         mix = np.zeros((max(len(caller), len(received)), 2), dtype=np.int16)
         mix[: len(caller), 0] = caller
         mix[: len(received), 1] = received
-        files = [(caller_name, caller), (received_name, received), (MIX_WAV, mix)]
-        if heard_audio is not None and len(heard_audio) and recording.heard_wav:
-            # The browser caller's recording of what its page played (for listening).
-            files.append((check_file_name(recording.heard_wav), _to_int16(heard_audio, "heard audio")))
+        files = [(recording.caller_wav, caller), (recording.received_wav, received), (MIX_FLAC, mix)]
+        if heard is not None:
+            files.append((recording.heard_wav, heard))
         for name, data in files:
             with _atomic_file(call_dir / name) as out:
-                sf.write(out, data, rate, format="WAV", subtype="PCM_16")
+                sf.write(out, data, rate, format=AUDIO_FORMAT, subtype="PCM_16")
         self._write_json(call_dir / RECORDING_JSON, to_json_obj(recording))
         return call_dir
 

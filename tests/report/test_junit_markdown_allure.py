@@ -39,7 +39,7 @@ def test_reports_written_with_expected_cases(tmp_path: Path) -> None:
     assert set(calls_r) == {"c0", "c1", "c2"}
     assert calls_r["c2"]["status"] == "failed" and calls_r["c0"]["status"] == "passed"
     kinds = {a["name"] for a in calls_r["c0"]["attachments"]}
-    assert kinds == {"mix.wav", "caller.wav", "received.wav", "recording.json", "timeline.png"}
+    assert kinds == {"mix.flac", "caller.flac", "received.flac", "recording.json", "timeline.png"}
     for a in calls_r["c0"]["attachments"]:
         assert (paths.allure / a["source"]).stat().st_size > 100
     assert any(r["fullName"].startswith("gate.") and r["status"] == "failed" for r in results)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing
 import re
@@ -26,6 +27,7 @@ from harness.records import (
 )
 from harness.store import run_folder
 from harness.store.run_folder import (
+    AudioNotKept,
     RunFolder,
     RunFolderError,
     iter_call_dirs,
@@ -35,6 +37,7 @@ from harness.store.run_folder import (
     read_run_info,
 )
 from harness.store.run_info import RunInfo, collect_environment, git_state, utc_now_iso
+from harness.store.serialize import to_json_obj
 
 RATE = 48000
 SECRET = "sk-test-Secret0123456789"
@@ -99,7 +102,7 @@ def test_explicit_run_id_must_be_new_and_safe(tmp_path: Path) -> None:
 # --------------------------------------------------------------------- recording
 
 
-def test_write_recording_lays_out_wavs_on_the_call_clock(tmp_path: Path) -> None:
+def test_write_recording_lays_out_flacs_on_the_call_clock(tmp_path: Path) -> None:
     folder = RunFolder.create(tmp_path, "r")
     rng = np.random.default_rng(7)
     caller = rng.integers(-20000, 20000, size=RATE, dtype=np.int16)  # 1.0 s, exact int16
@@ -109,15 +112,15 @@ def test_write_recording_lays_out_wavs_on_the_call_clock(tmp_path: Path) -> None
     call_dir = folder.write_recording(recording(), caller, received)
     assert call_dir == tmp_path / "r" / "calls" / "smoke-local-aiortc-0"
     assert sorted(p.name for p in call_dir.iterdir()) == [
-        "caller.wav",
-        "mix.wav",
-        "received.wav",
+        "caller.flac",
+        "mix.flac",
+        "received.flac",
         "recording.json",
     ]
     for name, channels, frames in (
-        ("caller.wav", 1, RATE),
-        ("received.wav", 1, 72000),
-        ("mix.wav", 2, 72000),
+        ("caller.flac", 1, RATE),
+        ("received.flac", 1, 72000),
+        ("mix.flac", 2, 72000),
     ):
         info = sf.info(call_dir / name)
         assert (info.samplerate, info.channels, info.frames, info.subtype, info.format) == (
@@ -125,20 +128,20 @@ def test_write_recording_lays_out_wavs_on_the_call_clock(tmp_path: Path) -> None
             channels,
             frames,
             "PCM_16",
-            "WAV",
+            "FLAC",
         )
 
-    got_caller, _ = sf.read(call_dir / "caller.wav", dtype="int16")
+    got_caller, _ = sf.read(call_dir / "caller.flac", dtype="int16")
     np.testing.assert_array_equal(got_caller, caller)
-    got_received, _ = sf.read(call_dir / "received.wav", dtype="float32")
+    got_received, _ = sf.read(call_dir / "received.flac", dtype="float32")
     assert got_received[0] == pytest.approx(32767 / 32768) and got_received[1] == -1.0
     # Quantisation to 16 bits: at most half a step (1/65536) off the float input.
     np.testing.assert_allclose(got_received[100:], received[100:], rtol=0, atol=0.5 / 32768 + 1e-7)
 
-    mix, _ = sf.read(call_dir / "mix.wav", dtype="int16")
+    mix, _ = sf.read(call_dir / "mix.flac", dtype="int16")
     np.testing.assert_array_equal(mix[:RATE, 0], caller)
     np.testing.assert_array_equal(mix[RATE:, 0], 0)  # caller padded with silence
-    got_received_int, _ = sf.read(call_dir / "received.wav", dtype="int16")
+    got_received_int, _ = sf.read(call_dir / "received.flac", dtype="int16")
     np.testing.assert_array_equal(mix[:, 1], got_received_int)
 
 
@@ -150,7 +153,7 @@ def test_load_recording_gives_back_what_was_written(tmp_path: Path) -> None:
     rec = recording()
     folder.write_recording(rec, caller, received)
     back, got_caller, got_received = load_recording(folder.call_dir(rec.call_id), dtype="int16")
-    assert back == rec
+    assert back == dataclasses.replace(rec, caller_wav="caller.flac", received_wav="received.flac")
     np.testing.assert_array_equal(got_caller, caller)
     np.testing.assert_array_equal(got_received, received[:, 0])
     _, as_float, _ = load_recording(folder.call_dir(rec.call_id))
@@ -175,12 +178,49 @@ def test_bad_audio_is_refused(tmp_path: Path) -> None:
         folder.write_recording(bad_name, ok, ok)
 
 
+def test_folders_written_with_wavs_still_load(tmp_path: Path) -> None:
+    """A run folder from before FLAC (caller.wav, received.wav) reads the same."""
+    folder = RunFolder.create(tmp_path, "r")
+    rec = recording()
+    call_dir = folder.call_dir(rec.call_id)
+    caller = np.arange(-300, 300, dtype=np.int16)
+    sf.write(call_dir / "caller.wav", caller, RATE, format="WAV", subtype="PCM_16")
+    sf.write(call_dir / "received.wav", caller[::-1], RATE, format="WAV", subtype="PCM_16")
+    (call_dir / "recording.json").write_bytes(json.dumps(to_json_obj(rec)).encode())
+    back, got_caller, got_received = load_recording(call_dir, dtype="int16")
+    assert back.caller_wav == "caller.wav"
+    np.testing.assert_array_equal(got_caller, caller)
+    np.testing.assert_array_equal(got_received, caller[::-1])
+
+
+def test_audio_not_kept(tmp_path: Path) -> None:
+    """The retention policy may drop a call's audio: only recording.json is written, and
+    reading the audio says why instead of returning silence to score."""
+    folder = RunFolder.create(tmp_path, "r")
+    call_dir = folder.write_recording(recording(), np.ones(100, np.float32) / 2, np.zeros(100, np.int16),
+                                      keep_audio=False)
+    assert sorted(p.name for p in call_dir.iterdir()) == ["recording.json"]
+    with pytest.raises(AudioNotKept, match="not kept"):
+        load_recording(call_dir)
+    assert list(iter_call_dirs(folder.path)) == [call_dir]  # still listed: the call happened
+
+
+def test_flac_is_smaller_than_wav_on_speech_with_pauses(tmp_path: Path) -> None:
+    """A tone burst in silence (what a call's tracks mostly are): FLAC at most a fifth of WAV."""
+    folder = RunFolder.create(tmp_path, "r")
+    t = np.arange(RATE * 4) / RATE
+    audio = (0.3 * np.sin(2 * np.pi * 220 * t) * (t % 2 < 0.7)).astype(np.float32)
+    call_dir = folder.write_recording(recording(), audio, audio)
+    wav_bytes = 44 + audio.size * 2
+    assert (call_dir / "caller.flac").stat().st_size < wav_bytes / 5
+
+
 def test_load_recording_reports_damage(tmp_path: Path) -> None:
     folder = RunFolder.create(tmp_path, "r")
     call_dir = folder.write_recording(recording(), np.zeros(10, np.int16), np.zeros(10, np.int16))
-    sf.write(call_dir / "received.wav", np.zeros(10, np.int16), 16000)
+    sf.write(call_dir / "received.flac", np.zeros(10, np.int16), 16000)
     with pytest.raises(
-        RunFolderError, match=r"received.wav: sample rate 16000 Hz, recording.json says 48000 Hz"
+        RunFolderError, match=r"received\.flac: sample rate 16000 Hz, recording\.json says 48000 Hz"
     ):
         load_recording(call_dir)
     (call_dir / "recording.json").write_text('{"schema_version": 99}')
