@@ -41,6 +41,14 @@ def serve_command(
     truth_log: Annotated[Path | None, typer.Option(help="Ground-truth JSONL log.")] = None,
     workers: Annotated[int, typer.Option(
         min=1, help="Agent processes sharing the port (each owns the calls it answers).")] = 1,
+    delay_drift_ms_per_min: Annotated[float, typer.Option(
+        help="Soak: the response delay grows this many ms per minute of serving.")] = 0.0,
+    fail_after: Annotated[float | None, typer.Option(
+        help="Soak: refuse every offer from this many seconds of serving on.", min=0)] = None,
+    fail_rate: Annotated[float, typer.Option(
+        help="Soak: refuse each offer with this probability (seeded).", min=0, max=1)] = 0.0,
+    leak_kb_per_call: Annotated[float, typer.Option(
+        help="Soak: keep this many kB for good on every call answered.", min=0)] = 0.0,
 ) -> None:
     """Serve until interrupted."""
     try:
@@ -54,6 +62,8 @@ def serve_command(
         malformed_events=malformed_events, barge_in=barge_in, stop_delay_ms=stop_delay_ms,
         interrupt_min_speech_ms=interrupt_min_speech_ms, stop_on_any_sound=stop_on_any_sound,
         wrong_answers=wrong_answers, send_ahead_ms=send_ahead_ms,
+        delay_drift_ms_per_min=delay_drift_ms_per_min, fail_after_s=fail_after, fail_rate=fail_rate,
+        leak_kb_per_call=leak_kb_per_call,
     )
     logging.basicConfig(level=logging.WARNING)
     if workers > 1:

@@ -193,7 +193,8 @@ class AgentCallCore:
             "input_audio_buffer.speech_stopped", audio_end_ms=self._stream_ms(bounds.speech_end), item_id=item
         )
         self.send_event("input_audio_buffer.committed", item_id=item)
-        delay_ms = self.knobs.delay.draw(self._rng)
+        drift_ms = self.knobs.drift_ms(decided_ns)
+        delay_ms = self.knobs.delay.draw(self._rng) + drift_ms
         turn_audio = self.turns.audio[bounds.speech_start : bounds.speech_end].copy()
         response_id = f"resp_{self.call_id}_{turn}"
         self.send_event("response.created", response={"id": response_id, "status": "in_progress"})
@@ -202,6 +203,8 @@ class AgentCallCore:
             "speech_end_ns": speech_end_ns, "decided_ns": decided_ns,
             "endpointing_ms": self.knobs.endpointing_ms, "delay_ms": delay_ms,
         }
+        if drift_ms:
+            truth["drift_ms"] = drift_ms
         target_ns = decided_ns + int(delay_ms * 1e6)
         if self.brain is None:
             self._answer(turn, response_id, turn_audio, target_ns, truth)

@@ -85,6 +85,32 @@ class AgentKnobs:
     send_ahead_ms: float = 0.0
     """WebSocket dialects: send reply audio up to this far ahead of real time, as servers
     burst (0: paced like RTP). WebRTC is always paced."""
+    delay_drift_ms_per_min: float = 0.0
+    """Soak truth: the response delay grows by this much per minute since ``origin_ns``."""
+    fail_after_s: float | None = None
+    """Soak truth: from this many seconds after ``origin_ns`` on, refuse every offer (503)."""
+    fail_rate: float = 0.0
+    """Soak truth: refuse each offer with this probability (seeded by ``seed``)."""
+    leak_kb_per_call: float = 0.0
+    """Soak truth: keep this much memory for good on every call answered (a leak)."""
+    origin_ns: int | None = None
+    """CLOCK_MONOTONIC when the agent started serving: the time base of the drift and
+    ``fail_after_s`` knobs (set by ``serve``, logged with the knobs)."""
+
+    def drift_ms(self, now_ns: int) -> float:
+        """The delay added by ``delay_drift_ms_per_min`` at ``now_ns``."""
+        if not self.delay_drift_ms_per_min or self.origin_ns is None:
+            return 0.0
+        return self.delay_drift_ms_per_min * max(0, now_ns - self.origin_ns) / 60e9
+
+    def refusal_rng(self) -> random.Random:
+        """The seeded draws of ``fail_rate``: offer i is refused iff draw i < fail_rate."""
+        return random.Random(self.seed * 104_729 + 1)
+
+    def failing(self, now_ns: int) -> bool:
+        """Whether ``fail_after_s`` has passed at ``now_ns``."""
+        return (self.fail_after_s is not None and self.origin_ns is not None
+                and now_ns - self.origin_ns >= self.fail_after_s * 1e9)
 
     def impairment(self, call_index: int) -> Impairment:
         return Impairment(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import logging
 import re
@@ -15,6 +16,7 @@ import secrets
 import signal
 import socket
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +72,9 @@ class AgentServer:
         self._counter = itertools.count()
         self.ws_calls: dict[str, WsAgentCall] = {}
         self.ws = WsRoutes(knobs, truth, brain, self.ws_calls, lambda: next(self._counter), NEVER_ANSWER_S)
+        self._fail_rng = knobs.refusal_rng()
+        self._leaked: list[bytes] = []
+        """What ``leak_kb_per_call`` keeps: never freed while the agent runs."""
         self.app = web.Application()
         self.app.add_routes(
             [
@@ -190,6 +195,9 @@ class AgentServer:
             self.truth.write("offer_ignored")
             await asyncio.sleep(NEVER_ANSWER_S)
             return _error(504, "never answered (never_answer knob)")
+        refused = self._soak_failure()
+        if refused is not None:
+            return refused
         index = next(self._counter)
         if self.slot is None:
             call_id = f"rtc_{index:04d}_{secrets.token_hex(4)}"
@@ -204,7 +212,24 @@ class AgentServer:
             return _error(400, f"cannot answer offer: {exc}")
         self.calls[call_id] = call
         call.closed_callback = lambda: self.calls.pop(call_id, None)
+        if self.knobs.leak_kb_per_call > 0:
+            self._leaked.append(bytes(int(self.knobs.leak_kb_per_call * 1024)))
+            self.truth.write("leak", call_id=call_id, t_ns=time.monotonic_ns(),
+                             retained_bytes=sum(len(b) for b in self._leaked))
         return call_id, sdp
+
+    def _soak_failure(self) -> web.Response | None:
+        """The soak knobs' refusals (``fail_after_s``, ``fail_rate``), logged as the truth."""
+        now = time.monotonic_ns()
+        reason = None
+        if self.knobs.failing(now):
+            reason = "fail_after"
+        elif self.knobs.fail_rate > 0 and self._fail_rng.random() < self.knobs.fail_rate:
+            reason = "fail_rate"
+        if reason is None:
+            return None
+        self.truth.write("offer_refused", reason=reason, t_ns=now)
+        return _error(503, f"offer refused ({reason} knob)")
 
     async def _shutdown(self, app: web.Application) -> None:
         for call in [*self.calls.values(), *self.ws_calls.values()]:
@@ -231,7 +256,10 @@ async def serve(host: str, port: int, knobs: AgentKnobs, truth_path: Path | None
         from harness.agent.cascade import CascadeBrain
 
         brain = await asyncio.to_thread(CascadeBrain, wrong_answers=knobs.wrong_answers)
-    server = AgentServer(knobs, TruthLog(truth_path), brain, slot)
+    knobs = dataclasses.replace(knobs, origin_ns=time.monotonic_ns())
+    truth = TruthLog(truth_path)
+    truth.write("agent_start", t_ns=knobs.origin_ns, knobs=knobs.as_json())
+    server = AgentServer(knobs, truth, brain, slot)
     runner = web.AppRunner(server.app, handle_signals=False, access_log=None)
     await runner.setup()
     assert runner.server is not None
