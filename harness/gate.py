@@ -24,11 +24,13 @@ from harness.records import Verdict, VerdictStatus
 from harness.report.write import ReportPaths, ReportSettings, write_reports
 from harness.slo.baseline import MetricRow, compare_runs, regression_verdicts
 from harness.slo.data import RunData, load_run
+from harness.slo.drift import drift_entries, evaluate_drift
 from harness.slo.evaluate import evaluate, gate_failed
 from harness.slo.rules import SloError, SloFile, load_slo_file
 from harness.stats.regression import Change
 from harness.store.run_folder import RunFolder, RunFolderError, read_run_info
 from harness.store.serialize import SerializationError
+from harness.store.windows import WindowsFileError
 
 __all__ = [
     "EXIT_GATE_FAILED",
@@ -87,6 +89,11 @@ def gate_run(
     include = include_disturbed or (slo is not None and slo.include_disturbed)
     data = load_run_data(run_dir, include_disturbed=include)
     verdicts: list[Verdict] = list(evaluate(slo, data)) if slo else []
+    if slo is not None and slo.drift_rules:
+        try:
+            verdicts.extend(evaluate_drift(slo.drift_rules, drift_entries(run_dir)))
+        except WindowsFileError as exc:
+            raise GateError(str(exc)) from None
     rows: list[MetricRow] = []
     if baseline is not None:
         rows = compare_runs(load_run_data(baseline, include_disturbed=include), data,

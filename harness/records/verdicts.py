@@ -85,6 +85,8 @@ class VerdictKind(StrEnum):
     """An absolute threshold from the SLO file."""
     REGRESSION = "regression"
     """A change against a baseline run."""
+    DRIFT = "drift"
+    """A trend over a soak's windows (``max_drift_per_hour`` in the SLO file)."""
 
 
 @record

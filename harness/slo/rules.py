@@ -14,6 +14,12 @@ Example (``ci/slo.toml`` is the annotated one)::
 
     include_disturbed = false        # top level: count calls the validity guard flagged
 
+    [[slo]]                          # soaks: a trend over the windows (windows.jsonl)
+    metric = "turn_latency_ms"
+    stat = "p50"                     # a window statistic: p50 p95 p99 mean rate
+    max_drift_per_hour = 30          # fail on a significant rise faster than this
+                                     # (min_drift_per_hour for higher-is-better metrics)
+
     [regression]                     # how a run is compared with a baseline
     alpha = 0.05
     [regression.metrics.turn_latency_ms]
@@ -41,6 +47,7 @@ from harness.slo.data import MEASUREMENT_FIELDS, FilterValue
 
 __all__ = [
     "Direction",
+    "DriftRule",
     "MetricPolicy",
     "RegressionSettings",
     "SloError",
@@ -86,6 +93,17 @@ class SloRule:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DriftRule:
+    """A bound on a metric's trend over a soak's windows (``harness.slo.drift``)."""
+
+    name: str
+    metric: str
+    stat: Stat
+    op: VerdictOp
+    threshold_per_hour: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MetricPolicy:
     """How one metric is compared with a baseline; ``None`` fields take the defaults."""
 
@@ -110,6 +128,9 @@ class RegressionSettings:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SloFile:
     rules: tuple[SloRule, ...] = ()
+    drift_rules: tuple[DriftRule, ...] = ()
+    """Rules with ``max_drift_per_hour`` / ``min_drift_per_hour``: judged on a soak's
+    windows, never on a run's measurements."""
     regression: RegressionSettings = field(default_factory=RegressionSettings)
     source: str = ""
     include_disturbed: bool = False
@@ -136,6 +157,8 @@ class _RuleModel(_Strict):
     stat: Stat = Stat("p95")
     max: Finite | None = None
     min: Finite | None = None
+    max_drift_per_hour: Finite | None = None
+    min_drift_per_hour: Finite | None = None
     min_samples: Annotated[int, Field(ge=1, le=MAX_MIN_SAMPLES)] | None = None
     by: list[str] = []
     where: dict[str, Scalar | list[Scalar]] = {}
@@ -158,9 +181,18 @@ class _RuleModel(_Strict):
 
     @model_validator(mode="after")
     def _one_bound(self) -> _RuleModel:
-        if (self.max is None) == (self.min is None):
-            raise ValueError("give exactly one of 'max' (upper bound) or 'min' (lower bound)")
+        bounds = (self.max, self.min, self.max_drift_per_hour, self.min_drift_per_hour)
+        if sum(b is not None for b in bounds) != 1:
+            raise ValueError("give exactly one of 'max' (upper bound), 'min' (lower bound), "
+                             "'max_drift_per_hour' or 'min_drift_per_hour' (soak trends)")
+        if self.drift and (self.by or self.where or self.min_samples is not None):
+            raise ValueError("a drift rule takes no 'by', 'where' or 'min_samples' "
+                             "(it is judged on the soak's windows)")
         return self
+
+    @property
+    def drift(self) -> bool:
+        return self.max_drift_per_hour is not None or self.min_drift_per_hour is not None
 
 
 class _PolicyModel(_Strict):
@@ -218,7 +250,17 @@ def parse_slo(text: str, source: str = "<slo>") -> SloFile:
             problems.append(f"{source}: {where}: {msg}")
         raise SloError("\n".join(problems)) from None
     rules = []
+    drift_rules = []
     for i, r in enumerate(model.slo):
+        if r.drift:
+            upper = r.max_drift_per_hour is not None
+            bound = r.max_drift_per_hour if upper else r.min_drift_per_hour
+            assert bound is not None
+            drift_op = VerdictOp.AT_MOST if upper else VerdictOp.AT_LEAST
+            drift_rules.append(DriftRule(
+                name=r.name or f"{r.metric} {r.stat} drift {drift_op} {bound:g}/hour",
+                metric=r.metric, stat=r.stat, op=drift_op, threshold_per_hour=bound))
+            continue
         op = VerdictOp.AT_MOST if r.max is not None else VerdictOp.AT_LEAST
         threshold = r.max if r.max is not None else r.min
         assert threshold is not None
@@ -242,6 +284,7 @@ def parse_slo(text: str, source: str = "<slo>") -> SloFile:
         raise SloError(f"{source}: field 'regression.by': cannot group by {bad_by}")
     return SloFile(
         rules=tuple(rules),
+        drift_rules=tuple(drift_rules),
         regression=RegressionSettings(
             alpha=reg.alpha,
             min_samples=reg.min_samples,

@@ -30,6 +30,7 @@ from harness.records import (
     SegmentationParams,
     Verdict,
 )
+from harness.stats.drift import DriftEntry
 from harness.validity import ValiditySettings
 
 REPORTED_PACKAGES = (
@@ -135,6 +136,8 @@ class RunInfo:
     """The validity guard's thresholds the calls were judged by (docs/validity.md)."""
     summary_includes_disturbed: bool = False
     """Whether ``summary`` counts disturbed calls' numbers (``--include-disturbed``)."""
+    drift: tuple[DriftEntry, ...] = ()
+    """Soaks: each metric's trend over the windows (``windows.jsonl``), with its verdict."""
 
 
 def utc_now_iso() -> str:
