@@ -18,6 +18,8 @@ from pathlib import Path
 from harness.records import CallRecording, Measurement, Scenario, Verdict
 from harness.redact import SecretRedactor
 from harness.slo.baseline import MetricRow
+from harness.stats.drift import DriftEntry, window_drift
+from harness.stats.windows import WindowRow
 from harness.store.run_folder import (
     RunFolderError,
     iter_call_dirs,
@@ -28,6 +30,7 @@ from harness.store.run_folder import (
 )
 from harness.store.run_info import RunInfo
 from harness.store.serialize import SerializationError
+from harness.store.windows import WindowsFileError, read_windows
 
 __all__ = ["CallEntry", "ReportContext", "read_context"]
 
@@ -78,6 +81,10 @@ class ReportContext:
     """Files that could not be read, named for the report's reader."""
     include_disturbed: bool = False
     """Whether summary statistics count disturbed calls (they are listed either way)."""
+    windows: tuple[WindowRow, ...] = ()
+    """A soak's windows (``windows.jsonl``); empty for other runs."""
+    drift: tuple[DriftEntry, ...] = ()
+    """A soak's drift entries (run.json's, or computed from the windows)."""
 
     @property
     def run_id(self) -> str:
@@ -139,7 +146,13 @@ def read_context(
                                    scenario=None, measurements=tuple(ms)))
     if verdicts is None:
         verdicts = info.verdicts if info else ()
+    try:
+        windows = read_windows(run_dir)
+    except WindowsFileError as exc:
+        windows = []
+        problems.append(str(exc))
+    drift = tuple(info.drift) if info and info.drift else tuple(window_drift(windows)) if windows else ()
     return ReportContext(run_dir=run_dir, info=info, measurements=measurements, calls=tuple(calls),
                          verdicts=tuple(verdicts), baseline_rows=tuple(baseline_rows),
                          baseline_path=baseline_path, problems=tuple(problems),
-                         include_disturbed=include_disturbed)
+                         include_disturbed=include_disturbed, windows=tuple(windows), drift=drift)

@@ -22,6 +22,7 @@ from harness.records import EventKind, Measurement, VerdictStatus
 from harness.report.context import CallEntry, ReportContext
 from harness.report.plots import cdf_png, cutoff_curve_png, cutoff_points
 from harness.report.regions import region_latency
+from harness.report.soak import soak_view
 from harness.stats.percentiles import summarize
 
 __all__ = ["INDEX_HTML", "render_html", "write_html"]
@@ -135,7 +136,16 @@ def render_html(ctx: ReportContext, timelines: Mapping[str, bytes] | None = None
         n_timelines=sum(1 for c in ctx.calls if c.call_id in timelines),
         max_timelines=max_timelines,
         problems=ctx.problems,
+        soak=_soak(ctx),
     )
+
+
+def _soak(ctx: ReportContext) -> dict[str, object] | None:
+    """The soak section (time series, drift verdicts) when the run has windows."""
+    view = soak_view(ctx.windows, ctx.drift)
+    if view is None:
+        return None
+    return {"view": view, "series": _data_uri(view.series_png)}
 
 
 def write_html(ctx: ReportContext, timelines: Mapping[str, bytes] | None = None,
