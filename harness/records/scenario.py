@@ -77,6 +77,8 @@ class Scenario:
     description: str = ""
     source: str = ""
     """The file it was loaded from, for error messages and reports."""
+    weight: float = 1.0
+    """Its share of a soak's calls, relative to the others' (``voice-harness soak``)."""
 
 
 @record

@@ -129,6 +129,7 @@ def _from_document(doc: YamlDocument, path: Path, corpus: CorpusLike | None) -> 
         tags=top.tags,
         description=top.description.strip(),
         source=str(path),
+        weight=float(top.weight),
     )
 
 

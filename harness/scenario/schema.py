@@ -208,4 +208,6 @@ class ScenarioFile(_Edge):
     id: Name
     description: Annotated[StrictStr, Field(max_length=MAX_TEXT)] = ""
     tags: Annotated[tuple[Name, ...], Field(max_length=MAX_TAGS)] = ()
+    weight: Annotated[StrictFloat | StrictInt, Field(ge=0, le=1e6, allow_inf_nan=False)] = 1.0
+    """Share of a soak's calls (relative to the other scenarios'); 0 leaves it out."""
     steps: Annotated[list[Any], Field(min_length=1, max_length=MAX_STEPS)]

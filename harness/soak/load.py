@@ -108,15 +108,15 @@ class ScenarioMix:
     @classmethod
     def build(cls, scenarios: Sequence[Scenario], weights: Mapping[str, float] | None = None,
               seed: int = 0) -> ScenarioMix:
-        """Weights from ``weights`` (the command line) over each scenario's own default
-        of 1; an id in ``weights`` that no scenario has is an error, and so is a mix whose
-        weights are all 0."""
+        """Weights from ``weights`` (the command line) over each scenario's own ``weight``
+        (its YAML, default 1); an id in ``weights`` that no scenario has is an error, and
+        so is a mix whose weights are all 0."""
         given = dict(weights or {})
         known = {s.id for s in scenarios}
         unknown = sorted(set(given) - known)
         if unknown:
             raise LoadSpecError(f"--mix: no scenario {unknown}; loaded: {sorted(known)}")
-        chosen = [(s, given.get(s.id, 1.0)) for s in scenarios]
+        chosen = [(s, given.get(s.id, s.weight)) for s in scenarios]
         kept = [(s, w) for s, w in chosen if w > 0]
         if not kept:
             raise LoadSpecError("the scenario mix is empty: every weight is 0")

@@ -315,7 +315,7 @@ MALFORMED = [
           - say: q_time
         """,
         "field 'steps': required field is missing\n{path}: "
-        "field 'step': unknown field (allowed: schema_version, id, description, tags, steps) (line 2)",
+        "field 'step': unknown field (allowed: schema_version, id, description, tags, weight, steps) (line 2)",
         id="unknown-top-level-field",
     ),
     pytest.param(
@@ -402,7 +402,7 @@ def test_every_problem_of_a_file_is_reported_in_line_order(tmp_path: Path) -> No
     lines = str(error_of(path)).splitlines()
     assert lines == [
         f"{path}: field 'descripton': unknown field "
-        "(allowed: schema_version, id, description, tags, steps) (line 2)",
+        "(allowed: schema_version, id, description, tags, weight, steps) (line 2)",
         f"{path}: step 0 (say): field 'timeout_ms': Input should be a valid integer, got 'soon' (line 4)",
         f"{path}: step 1 (sing): unknown step kind; expected one of: "
         "say, listen, silence, barge_in, backchannel (line 5)",
@@ -542,3 +542,11 @@ def test_readme_example_is_a_valid_scenario(tmp_path: Path) -> None:
         StepKind.BACKCHANNEL,
     ]
     assert scenario.steps[2].expect.contains == ("fox", r"re:\bbrown\b")
+
+
+def test_weight_for_soaks(tmp_path: Path) -> None:
+    ok = write(tmp_path, "w/ok.yaml", "id: w\nweight: 2.5\nsteps:\n  - silence: 100\n")
+    assert load_scenario(ok).weight == 2.5
+    assert load_scenario(write(tmp_path, "w/d.yaml", "id: d\nsteps:\n  - silence: 100\n")).weight == 1.0
+    bad = write(tmp_path, "w/bad.yaml", "id: b\nweight: -1\nsteps:\n  - silence: 100\n")
+    assert "weight" in str(error_of(bad))
