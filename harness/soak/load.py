@@ -192,6 +192,10 @@ def open_arrivals(rate_per_s: float, ramp_s: float, duration_s: float, seed: int
         yield t
 
 
+CLOCK_SLACK_S = 1e-3
+"""A deadline closer than this counts as reached: a loop must not spin on the last
+picoseconds before it (a timer that near fires at once, without the clock moving)."""
+
 StartCall = Callable[[int], Coroutine[Any, Any, None]]
 """Plays call number ``i`` to its end; never raises for the call's own failure."""
 
@@ -211,19 +215,26 @@ class LoadDriver:
         self.skipped = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._ended = asyncio.Event()
-        self._origin = 0.0
+        self._origin: float | None = None
 
     @property
     def active(self) -> int:
         return len(self._tasks)
 
+    def start_clock(self) -> None:
+        """Set time 0 of the load (``run`` does, if no one did before it)."""
+        if self._origin is None:
+            self._origin = asyncio.get_running_loop().time()
+
     def now(self) -> float:
-        """Seconds since ``run`` began, on the running loop's clock."""
+        """Seconds since the load's time 0, on the running loop's clock (0 before it)."""
+        if self._origin is None:
+            return 0.0
         return asyncio.get_running_loop().time() - self._origin
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
-        self._origin = asyncio.get_running_loop().time()
+        self.start_clock()
         try:
             if self.settings.concurrency is not None:
                 await self._closed(self.settings.concurrency, stop)
@@ -264,7 +275,7 @@ class LoadDriver:
 
     async def _closed(self, concurrency: int, stop: asyncio.Event) -> None:
         s = self.settings
-        while not stop.is_set() and self.now() < s.duration_s:
+        while not stop.is_set() and self.now() < s.duration_s - CLOCK_SLACK_S:
             target = closed_slots(concurrency, s.ramp_s, self.now())
             while self.active < target:
                 self._spawn()

@@ -234,15 +234,18 @@ class WindowAccumulator:
             failures=dict(self._failures), latency_p50_ms=p[50], latency_p95_ms=p[95],
         )
 
-    def percentile(self, metric: str, q: float) -> float | None:
-        """A metric's running percentile over every group so far (for outlier calls)."""
+    def percentile(self, metric: str, q: float, min_values: int = 1) -> float | None:
+        """A metric's running percentile over every group so far (for outlier calls);
+        ``None`` until it has ``min_values`` values."""
         merged: MetricHistogram | None = None
         for (name, _), hist in self._summary.items():
             if name == metric:
                 if merged is None:
                     merged = hist.empty_like()
                 merged.add(hist)
-        return None if merged is None else merged.percentile(q)
+        if merged is None or merged.count < max(1, min_values):
+            return None
+        return merged.percentile(q)
 
     def summary(self) -> list[MetricSummary]:
         """The whole soak so far, per metric and group, from the merged histograms (no

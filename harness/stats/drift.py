@@ -10,7 +10,13 @@ Two classical, distribution-free tools on the per-window values (from scipy):
 A drift verdict (``increasing`` / ``decreasing``) needs both: the test's two-sided
 p-value below ``alpha`` *and* the slope's ``1 - alpha`` interval excluding zero. Under
 no trend the windows are exchangeable and the test alone keeps false alarms at or
-below ``alpha``; requiring the interval too can only lower that. Windows are assumed
+below ``alpha``; requiring the interval too can only lower that.
+
+Rates (the failure rate, cutoffs) sit at exactly 0 in most windows of a healthy soak;
+once more than half of the window pairs tie, the Theil–Sen median slope is 0 whatever
+happens in the rest, so a failure rate that steps from 0 to 100 % would read "+0 per
+hour". Rates therefore get the least-squares slope with its t interval (still gated by
+Mann–Kendall, so the false-alarm bound holds). Windows are assumed
 independent: an endpoint whose latency wanders slowly (strong autocorrelation between
 windows) can look like drift, which is what a soak should flag anyway.
 
@@ -92,23 +98,28 @@ class Trend:
     n: int
 
 
-def trend(times: Sequence[float], values: Sequence[float], alpha: float = DEFAULT_ALPHA) -> Trend | None:
-    """Theil–Sen slope (per unit of ``times``) with its ``1 - alpha`` interval, and the
-    Mann–Kendall p-value; ``None`` with fewer than ``MIN_WINDOWS`` points or no spread in time."""
+def trend(times: Sequence[float], values: Sequence[float], alpha: float = DEFAULT_ALPHA, *,
+          least_squares: bool = False) -> Trend | None:
+    """The slope (per unit of ``times``) with its ``1 - alpha`` interval, and the
+    Mann–Kendall p-value; ``None`` with fewer than ``MIN_WINDOWS`` points or no spread in
+    time. Theil–Sen with Sen's interval, or ``least_squares`` with the t interval."""
     x = np.asarray(times, dtype=np.float64)
     y = np.asarray(values, dtype=np.float64)
     keep = np.isfinite(x) & np.isfinite(y)
     x, y = x[keep], y[keep]
     if x.size < MIN_WINDOWS or np.ptp(x) == 0:
         return None
-    fit = stats.theilslopes(y, x, alpha=1 - alpha)
     if np.ptp(y) == 0:  # a constant series: no trend, and tau is undefined
         return Trend(slope=0.0, low=0.0, high=0.0, p_value=1.0, n=int(x.size))
-    tau = stats.kendalltau(x, y)
-    p = float(tau.pvalue)
-    low, high = float(fit.low_slope), float(fit.high_slope)
-    return Trend(slope=float(fit.slope), low=low, high=high,
-                 p_value=p if math.isfinite(p) else 1.0, n=int(x.size))
+    if least_squares:
+        fit = stats.linregress(x, y)
+        half = float(stats.t.ppf(1 - alpha / 2, x.size - 2)) * float(fit.stderr)
+        slope, low, high = float(fit.slope), float(fit.slope) - half, float(fit.slope) + half
+    else:
+        sen = stats.theilslopes(y, x, alpha=1 - alpha)
+        slope, low, high = float(sen.slope), float(sen.low_slope), float(sen.high_slope)
+    p = float(stats.kendalltau(x, y).pvalue)
+    return Trend(slope=slope, low=low, high=high, p_value=p if math.isfinite(p) else 1.0, n=int(x.size))
 
 
 def _label(metric: str, stat: str) -> str:
@@ -165,7 +176,8 @@ def window_drift(rows: Sequence[WindowRow], alpha: float = DEFAULT_ALPHA,
     out = []
     for (metric, stat), unit in keys.items():
         times, values = series(used, metric, stat)
-        out.append(describe(metric, stat, unit, trend(times, values, alpha), alpha, len(values)))
+        t = trend(times, values, alpha, least_squares=stat == "rate")
+        out.append(describe(metric, stat, unit, t, alpha, len(values)))
     rss_times = [r.mid_hours for r in used if r.process.rss_mb is not None]
     rss_values = [r.process.rss_mb for r in used if r.process.rss_mb is not None]
     if rss_values:

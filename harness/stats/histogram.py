@@ -42,13 +42,20 @@ class MetricHistogram:
         self._hist = HdrHistogram(1, max(2, math.ceil(highest * scale) + 1), SIGNIFICANT_DIGITS)
         self.out_of_range = 0
         """Values below 0, above ``highest`` or not finite: counted, not recorded."""
+        self._sum = 0.0
+        """Exact sum of the recorded values: the mean needs no walk over the buckets
+        (HdrHistogram's own mean iterates all of them, in Python)."""
 
     def record(self, value: float) -> bool:
         """Add one value; False (and ``out_of_range`` + 1) when it cannot be kept."""
         if not math.isfinite(value) or value < 0 or value > self.highest:
             self.out_of_range += 1
             return False
-        return bool(self._hist.record_value(round(value * self.scale) + 1))
+        if not self._hist.record_value(round(value * self.scale) + 1):
+            self.out_of_range += 1
+            return False
+        self._sum += value
+        return True
 
     def record_all(self, values: Iterable[float]) -> None:
         for value in values:
@@ -77,9 +84,10 @@ class MetricHistogram:
         return {q: self._value(float(found[q])) for q in wanted}
 
     def mean(self) -> float | None:
+        """The exact mean of the recorded values."""
         if self.count == 0:
             return None
-        return self._value(float(self._hist.get_mean_value()))
+        return self._sum / self.count
 
     def max(self) -> float | None:
         if self.count == 0:
@@ -93,10 +101,12 @@ class MetricHistogram:
         if other.count:
             self._hist.add(other._hist)
         self.out_of_range += other.out_of_range
+        self._sum += other._sum
 
     def reset(self) -> None:
         self._hist.reset()
         self.out_of_range = 0
+        self._sum = 0.0
 
     def empty_like(self) -> MetricHistogram:
         return MetricHistogram(scale=self.scale, highest=self.highest)

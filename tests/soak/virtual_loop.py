@@ -12,6 +12,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+TICK_S = 1e-6
 
 
 class _Selector(selectors.DefaultSelector):
@@ -21,7 +22,9 @@ class _Selector(selectors.DefaultSelector):
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         if self.loop is not None and timeout is not None and timeout > 0:
-            self.loop.virtual_now += timeout
+            # At least a microsecond: a deadline a few ulps away must still be reached
+            # (adding 1e-13 to 120.0 would leave the clock where it was, forever).
+            self.loop.virtual_now += max(timeout, TICK_S)
         return super().select(0)
 
 
