@@ -245,6 +245,11 @@ class LoadDriver:
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    def abandon(self) -> None:
+        """Cancel the calls in flight (a second Ctrl-C): they end without a result."""
+        for task in list(self._tasks):
+            task.cancel()
+
     def _spawn(self) -> None:
         index = self.started
         self.started += 1
