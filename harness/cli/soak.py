@@ -25,6 +25,8 @@ def soak_command(
     rate: Annotated[str | None, typer.Option(
         help="Open model: seeded Poisson arrivals, e.g. 30/min, whether or not calls ended.")] = None,
     ramp: Annotated[str, typer.Option(help="Grow linearly to full load over this long.")] = "0s",
+    pace: Annotated[str, typer.Option(
+        help="Closed model: a slot starts calls at most this often (a refusing endpoint is not hammered).")] = "1s",
     max_active: Annotated[int, typer.Option(
         min=1, help="Open model: arrivals while this many calls are in flight are skipped (counted).")] = 64,
     mix: Annotated[list[str] | None, typer.Option(
@@ -70,7 +72,8 @@ def soak_command(
         load = LoadSettings(
             duration_s=parse_duration(duration), ramp_s=parse_duration(ramp, "--ramp"),
             concurrency=(concurrency or 1) if rate is None else None,
-            rate_per_s=None if rate is None else parse_rate(rate), max_active=max_active, seed=seed)
+            rate_per_s=None if rate is None else parse_rate(rate), max_active=max_active, seed=seed,
+            pace_s=parse_duration(pace, "--pace"))
         window_s = parse_duration(window, "--window")
         if window_s <= 0:
             raise LoadSpecError("--window must be positive")

@@ -19,6 +19,7 @@ loop's clock, so tests run hours of load on a virtual-time loop in milliseconds.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import math
 import random
@@ -142,6 +143,10 @@ class LoadSettings:
     max_active: int = 64
     """Open model: arrivals while this many calls are in flight are skipped (counted)."""
     seed: int = 0
+    pace_s: float = 1.0
+    """Closed model: a slot starts its next call no sooner than this after its previous
+    start, so an endpoint that refuses calls at once is not hammered in a tight loop
+    (calls longer than this are not affected)."""
 
     def __post_init__(self) -> None:
         if (self.concurrency is None) == (self.rate_per_s is None):
@@ -152,6 +157,8 @@ class LoadSettings:
             raise LoadSpecError("--duration must be positive")
         if self.ramp_s < 0:
             raise LoadSpecError("--ramp must not be negative")
+        if self.pace_s < 0:
+            raise LoadSpecError("--pace must not be negative")
         if self.max_active < 1:
             raise LoadSpecError("--max-active must be at least 1")
 
@@ -279,13 +286,22 @@ class LoadDriver:
                     await w
 
     async def _closed(self, concurrency: int, stop: asyncio.Event) -> None:
+        """Keep ``target`` calls in flight; at most ``target`` starts per ``pace_s`` (each
+        slot's pace), so failing-fast calls do not spin."""
         s = self.settings
+        starts: collections.deque[float] = collections.deque()
         while not stop.is_set() and self.now() < s.duration_s - CLOCK_SLACK_S:
-            target = closed_slots(concurrency, s.ramp_s, self.now())
-            while self.active < target:
+            now = self.now()
+            target = closed_slots(concurrency, s.ramp_s, now)
+            while starts and starts[0] <= now - s.pace_s:
+                starts.popleft()
+            while self.active < target and len(starts) < target:
+                starts.append(now)
                 self._spawn()
-            next_open = next_slot_time(concurrency, s.ramp_s, self.now())
+            next_open = next_slot_time(concurrency, s.ramp_s, now)
             until = s.duration_s if next_open is None else min(next_open, s.duration_s)
+            if self.active < target and starts:  # paced: wake when the oldest start expires
+                until = min(until, starts[0] + s.pace_s)
             await self._wait(stop, until, on_end=True)
 
     async def _open(self, rate_per_s: float, stop: asyncio.Event) -> None:

@@ -151,3 +151,14 @@ def test_stop_ends_starting_and_waits_for_calls_in_flight() -> None:
     driver, calls, _ = drive(LoadSettings(duration_s=3600, concurrency=3), [50.0], stop_at=120)
     assert driver.started == 9 and len(calls) == 9
     assert max(c[2] for c in calls) == pytest.approx(150)
+
+
+def test_closed_model_paces_calls_that_fail_at_once() -> None:
+    """Calls that end immediately (a refusing endpoint): each of 4 slots starts at most
+    once per second, not thousands of times."""
+    driver, calls, _ = drive(LoadSettings(duration_s=60, concurrency=4), [0.001])
+    assert driver.started == pytest.approx(60 * 4, abs=4)
+    per_second = np.bincount(np.array([int(c[1]) for c in calls]))
+    assert per_second.max() <= 4
+    unpaced, _, _ = drive(LoadSettings(duration_s=60, concurrency=4, pace_s=0.0), [0.5])
+    assert unpaced.started == pytest.approx(60 * 4 / 0.5, abs=8)
