@@ -233,6 +233,10 @@ class LoadDriver:
         if self._origin is None:
             self._origin = asyncio.get_running_loop().time()
 
+    def origin_monotonic_ns(self) -> int | None:
+        """Time 0 on CLOCK_MONOTONIC (asyncio's loops keep time with ``time.monotonic``)."""
+        return None if self._origin is None else round(self._origin * 1e9)
+
     def now(self) -> float:
         """Seconds since the load's time 0, on the running loop's clock (0 before it)."""
         if self._origin is None:

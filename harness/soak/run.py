@@ -96,7 +96,8 @@ class SoakRun:
         self.offload: Offload = offload or _in_thread
         self.driver = LoadDriver(settings.load, self._call, on_started=self._started,
                                  on_skipped=self._skipped)
-        self.windows = WindowAccumulator(self.driver.now, settings.window_s)
+        self.windows = WindowAccumulator(self.driver.now, settings.window_s,
+                                         self.driver.origin_monotonic_ns)
         self.rows: list[WindowRow] = []
         self.drift: list[DriftEntry] = []
         self.any_not_ok = False

@@ -99,12 +99,15 @@ class _Window:
 class WindowAccumulator:
     """Turns a stream of call starts and results into window rows and a running summary."""
 
-    def __init__(self, clock: Callable[[], float], window_s: float = 60.0) -> None:
-        """``clock``: seconds since the soak started (the soak's injected clock)."""
+    def __init__(self, clock: Callable[[], float], window_s: float = 60.0,
+                 origin_ns: Callable[[], int | None] | None = None) -> None:
+        """``clock``: seconds since the soak started (the soak's injected clock);
+        ``origin_ns``: CLOCK_MONOTONIC of its time 0, when that clock is the real one."""
         if window_s <= 0:
             raise ValueError("window_s must be positive")
         self.clock = clock
         self.window_s = window_s
+        self.origin_ns = origin_ns
         self.index = 0
         self.active = 0
         self._open = _Window()
@@ -203,8 +206,11 @@ class WindowAccumulator:
         ended = w.completed + w.failed
         metrics.append(WindowMetric(metric=FAILURE_RATE[0], stat=FAILURE_RATE[1],
                                     value=w.failed / ended if ended else None, n=ended))
+        origin = self.origin_ns() if self.origin_ns is not None else None
+        start_s = self.index * self.window_s
         row = WindowRow(
-            index=self.index, start_s=self.index * self.window_s, end_s=end, complete=complete,
+            index=self.index, start_s=start_s, end_s=end, complete=complete,
+            start_monotonic_ns=None if origin is None else origin + round(start_s * 1e9),
             calls_started=w.started, calls_completed=w.completed, calls_failed=w.failed,
             calls_disturbed=w.disturbed, calls_skipped=w.skipped, active=self.active,
             failures=dict(sorted(w.failures.items())), metrics=tuple(metrics),

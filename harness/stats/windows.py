@@ -63,6 +63,9 @@ class WindowRow:
     start_s: float
     """Seconds since the soak started."""
     end_s: float
+    start_monotonic_ns: int | None = None
+    """CLOCK_MONOTONIC of the window's start, so host-local ground truth (the reference
+    agent's log) lines up with the windows exactly."""
     complete: bool = True
     """False for the last window of a stopped soak, cut short by the stop."""
     calls_started: int = 0

@@ -179,7 +179,7 @@ def test_real_clock_stop_midway_keeps_everything(tmp_path: Path) -> None:
     soak = asyncio.run(main())
     rows = read_windows(folder.path)
     assert [r.complete for r in rows] == [True, True, False]
-    assert 1.2 <= rows[-1].end_s < 2.0  # the stop, then the calls in flight ending
+    assert 1.0 < rows[-1].end_s < 2.0  # the stop (1.2 s after the loop began), then the calls in flight ending
     assert sum(r.calls_started for r in rows) == sum(r.calls_completed for r in rows) == soak.driver.started
     assert rows[0].process.rss_mb is not None and rows[0].process.open_fds is not None
     assert rows[-1].disk_bytes is not None and rows[-1].disk_bytes > 0
