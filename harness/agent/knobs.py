@@ -86,16 +86,19 @@ class AgentKnobs:
     """WebSocket dialects: send reply audio up to this far ahead of real time, as servers
     burst (0: paced like RTP). WebRTC is always paced."""
     delay_drift_ms_per_min: float = 0.0
-    """Soak truth: the response delay grows by this much per minute since ``origin_ns``."""
+    """Soak truth: the response delay grows by this much per minute since ``origin_ns``
+    (the first offer)."""
     fail_after_s: float | None = None
-    """Soak truth: from this many seconds after ``origin_ns`` on, refuse every offer (503)."""
+    """Soak truth: from this many seconds after ``origin_ns`` (the first offer) on, refuse
+    every offer (503)."""
     fail_rate: float = 0.0
     """Soak truth: refuse each offer with this probability (seeded by ``seed``)."""
     leak_kb_per_call: float = 0.0
     """Soak truth: keep this much memory for good on every call answered (a leak)."""
     origin_ns: int | None = None
-    """CLOCK_MONOTONIC when the agent started serving: the time base of the drift and
-    ``fail_after_s`` knobs (set by ``serve``, logged with the knobs)."""
+    """CLOCK_MONOTONIC of the first offer the agent received: the time base of the drift
+    and ``fail_after_s`` knobs, so an agent started well before a soak drifts and fails
+    on the soak's time (set by the server, logged as ``knob_origin``)."""
 
     def drift_ms(self, now_ns: int) -> float:
         """The delay added by ``delay_drift_ms_per_min`` at ``now_ns``."""

@@ -219,8 +219,14 @@ class AgentServer:
         return call_id, sdp
 
     def _soak_failure(self) -> web.Response | None:
-        """The soak knobs' refusals (``fail_after_s``, ``fail_rate``), logged as the truth."""
+        """The soak knobs' refusals (``fail_after_s``, ``fail_rate``), logged as the truth.
+
+        The first offer sets the knobs' time base (``origin_ns``), logged as ``knob_origin``.
+        """
         now = time.monotonic_ns()
+        if self.knobs.origin_ns is None:
+            self.knobs = dataclasses.replace(self.knobs, origin_ns=now)
+            self.truth.write("knob_origin", t_ns=now)
         reason = None
         if self.knobs.failing(now):
             reason = "fail_after"
@@ -256,9 +262,8 @@ async def serve(host: str, port: int, knobs: AgentKnobs, truth_path: Path | None
         from harness.agent.cascade import CascadeBrain
 
         brain = await asyncio.to_thread(CascadeBrain, wrong_answers=knobs.wrong_answers)
-    knobs = dataclasses.replace(knobs, origin_ns=time.monotonic_ns())
     truth = TruthLog(truth_path)
-    truth.write("agent_start", t_ns=knobs.origin_ns, knobs=knobs.as_json())
+    truth.write("agent_start", t_ns=time.monotonic_ns(), knobs=knobs.as_json())
     server = AgentServer(knobs, truth, brain, slot)
     runner = web.AppRunner(server.app, handle_signals=False, access_log=None)
     await runner.setup()

@@ -37,12 +37,16 @@ def post_offer(url: str) -> int:
 
 @pytest.mark.network
 def test_refusals_match_the_truth_log(tmp_path: Path) -> None:
-    """One agent, both knobs: refusals at a seeded 30 % rate, then every offer after 4 s."""
+    """One agent, both knobs: refusals at a seeded 30 % rate, then every offer from 4 s
+    after the first one (the knobs' time base, whenever the agent was started)."""
     truth = tmp_path / "truth.jsonl"
     with AgentProcess(["--fail-after", "4", "--fail-rate", "0.3", "--seed", "4"], truth_log=truth) as agent:
-        start = next(r for r in read_truth(truth) if r["kind"] == "agent_start")
+        time.sleep(0.5)  # the origin is the first offer, not the agent's start
+        before = [post_offer(agent.url)]
+        start = next(r for r in read_truth(truth) if r["kind"] == "knob_origin")
         origin = int(start["t_ns"])  # type: ignore[arg-type]
-        before = []
+        agent_start = next(r for r in read_truth(truth) if r["kind"] == "agent_start")
+        assert origin - int(agent_start["t_ns"]) >= 0.5e9  # type: ignore[arg-type]
         while time.monotonic_ns() - origin < 3.0e9:
             before.append(post_offer(agent.url))
         while time.monotonic_ns() - origin < 4.1e9:
