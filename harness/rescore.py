@@ -9,7 +9,8 @@ built never to lose a row:
   and nothing is changed;
 - a call that cannot be rescored (damaged recording, WAV or scenario) keeps its
   previous rows, and the reason is printed; so do calls that never had a folder (bad
-  scenario files, an unavailable caller);
+  scenario files, an unavailable caller) and calls whose audio a soak did not keep
+  (``--keep-audio``; a note, not a problem);
 - rows that need what the call folder lacks are kept as they were: ``input_wer`` needs
   the corpus texts the call said (``texts.json``), absent from folders written before
   the runner stored them;
@@ -39,6 +40,7 @@ from harness.store.layout import is_safe_name
 from harness.store.run_folder import (
     CALLS_DIR,
     RECORDING_JSON,
+    AudioNotKept,
     RunFolder,
     RunFolderError,
     load_recording,
@@ -141,10 +143,14 @@ def rescore_folder(run_dir: Path) -> Rescored:
     blocks: dict[str, list[Measurement]] = {}
     problems: list[str] = []
     notes: list[str] = []
+    no_audio = 0
     for call_dir in folders:
         old = old_rows.get(call_dir.name, [])
         try:
             rows, note = _rescore_call(call_dir, old)
+        except AudioNotKept:  # a soak's retention policy dropped it: its rows stand
+            no_audio += 1
+            continue
         except (RunFolderError, SerializationError) as exc:
             problems.append(f"{exc}" + ("; its previous rows are kept" if old else ""))
             continue
@@ -155,6 +161,9 @@ def rescore_folder(run_dir: Path) -> Rescored:
         blocks[call_dir.name] = rows
         if note:
             notes.append(note)
+    if no_audio:
+        notes.append(f"{no_audio} call(s) whose audio the soak did not keep (--keep-audio): "
+                     "their rows kept as they were")
     rescored = tuple(blocks)
     without_folder = [cid for cid in old_rows if cid not in blocks
                       and not (is_safe_name(cid) and (run_dir / CALLS_DIR / cid).exists())]
