@@ -67,6 +67,18 @@ def _region_rows(regions: Sequence[RegionLatency]) -> list[str]:
     return lines
 
 
+def _soak_lines(ctx: ReportContext) -> list[str]:
+    """A soak's windows in one line and its drift verdicts (drifting ones first)."""
+    w = ctx.windows
+    ended = sum(r.calls_ended for r in w)
+    lines = ["### Soak", "", f"{len(w)} windows over {w[-1].end_s / 60:.1f} min: "
+             f"{sum(r.calls_started for r in w)} calls started, {ended} ended, "
+             f"{sum(r.calls_failed for r in w)} failed, {sum(r.calls_disturbed for r in w)} disturbed.", ""]
+    for d in sorted(ctx.drift, key=lambda d: not d.drifting)[:MAX_ROWS]:
+        lines.append(f"- {'**drift**' if d.drifting else d.verdict}: {_safe(d.text)}")
+    return [*lines, ""]
+
+
 def render_markdown(ctx: ReportContext) -> str:
     failed_calls = [c for c in ctx.calls if not c.ok]
     disturbed = ctx.disturbed_calls
@@ -107,6 +119,8 @@ def render_markdown(ctx: ReportContext) -> str:
         if len(disturbed) > MAX_FAILED:
             lines.append(f"- … {len(disturbed) - MAX_FAILED} more")
         lines.append("")
+    if ctx.windows:
+        lines += _soak_lines(ctx)
     if ctx.counted_measurements:
         lines += ["### Key metrics", "", *_key_metrics(ctx.counted_measurements), ""]
     regions = region_latency(ctx.calls, n_resamples=200)

@@ -35,3 +35,6 @@ def test_soak_section_from_windows_of_a_killed_soak(tmp_path: Path) -> None:
     assert "turn latency p50 +" in html and "ms/hour" in html and ">increasing<" in html
     rss_row = next(line for line in html.splitlines() if "harness rss" in line)
     assert "(no significant drift)" in rss_row and ">steady<" in rss_row
+    md = paths.markdown.read_text()
+    assert "### Soak" in md and "10 windows over 2.5 min: 40 calls started" in md
+    assert "- **drift**: turn latency p50 +" in md.splitlines()[md.splitlines().index("### Soak") + 4]
