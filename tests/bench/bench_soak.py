@@ -37,8 +37,8 @@ def _fit(hours: list[float], values: list[float]) -> str:
         return "too few windows"
     fit = stats.theilslopes(values, hours, alpha=0.95)
     start = float(np.median(values[:3]))
-    return (f"{fit.slope:+.2f}/hour [{fit.low_slope:+.2f}, {fit.high_slope:+.2f}]"
-            f" = {100 * fit.slope / start:+.2f} %/hour of {start:.1f}")
+    share = f" = {100 * fit.slope / start:+.2f} %/hour of {start:.1f}" if start else ""
+    return f"{fit.slope:+.2f}/hour [{fit.low_slope:+.2f}, {fit.high_slope:+.2f}]{share}"
 
 
 def main() -> int:
