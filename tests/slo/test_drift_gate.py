@@ -86,3 +86,10 @@ def test_a_slow_rise_within_the_bound_passes(tmp_path: Path) -> None:
     latency = next(v for v in result.verdicts if v.metric == "turn_latency_ms")
     assert latency.status is VerdictStatus.PASS and latency.observed is not None
     assert latency.observed < 30
+
+
+def test_the_shipped_soak_slo_file_parses() -> None:
+    from harness.slo.rules import load_slo_file
+
+    slo = load_slo_file(Path(__file__).resolve().parents[2] / "ci" / "soak-slo.toml")
+    assert len(slo.rules) == 2 and len(slo.drift_rules) == 3
