@@ -22,6 +22,7 @@ from rich.markup import escape
 
 from harness.agent.cli import agent_app
 from harness.cli.endpoints import endpoints_app
+from harness.cli.soak import soak_command
 from harness.console import make_console
 from harness.corpus.cli import corpus_app
 from harness.exit_codes import EXIT_OK, EXIT_USAGE
@@ -38,6 +39,7 @@ app = typer.Typer(
 app.add_typer(agent_app, name="agent")
 app.add_typer(corpus_app, name="corpus")
 app.add_typer(endpoints_app, name="endpoints")
+app.command("soak")(soak_command)
 console = make_console(stderr=True)
 
 

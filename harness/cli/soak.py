@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from harness.console import make_console
 from harness.exit_codes import EXIT_USAGE
 
 __all__ = ["soak_command"]
@@ -38,6 +38,10 @@ def soak_command(
     keep_audio: Annotated[str, typer.Option(help="all | failed | outliers | none")] = "failed",
     sample_audio: Annotated[int, typer.Option(min=0, help="Also keep the audio of every Nth call.")] = 0,
     caller: Annotated[list[str], typer.Option(help="aiortc and/or browser.")] = ["aiortc"],  # noqa: B006
+    workers: Annotated[int | None, typer.Option(
+        min=1, help="Caller worker processes (default: one per core, at most the concurrency).")] = None,
+    scoring_workers: Annotated[int | None, typer.Option(
+        min=1, help="Processes scoring finished calls (niced; default: one per core).")] = None,
     out: Annotated[Path, typer.Option(help="Folder that receives the run folder.")] = Path("reports"),
     run_id: Annotated[str | None, typer.Option(help="Run folder name (default: time + random).")] = None,
     endpoints_file: Annotated[Path | None, typer.Option(help="endpoints.toml")] = None,
@@ -61,7 +65,7 @@ def soak_command(
     from harness.soak.session import SoakRequest, soak_and_report
     from harness.store.retention import AudioRetention, KeepAudio
 
-    console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+    console = make_console(stderr=True)  # scrubs any key an endpoint echoes
     try:
         if rate is not None and concurrency is not None:
             raise LoadSpecError("give --concurrency (closed model) or --rate (open model), not both")
@@ -87,7 +91,8 @@ def soak_command(
             corpus=corpus, argv=tuple(sys.argv), slo=slo,
             caller_settings=CallerSettings(signalling_timeout_s=signalling_timeout,
                                            connect_timeout_s=connect_timeout),
-            status_every_s=parse_duration(status_every, "--status-every"))
+            status_every_s=parse_duration(status_every, "--status-every"), workers=workers,
+            scoring_workers=scoring_workers)
     except LoadSpecError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(EXIT_USAGE) from None

@@ -7,6 +7,7 @@ the run lifecycle drives: local worker processes and Ray actors both fit it.
 
 from __future__ import annotations
 
+import collections
 import io
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -74,6 +75,32 @@ OnFinished = Callable[[FinishedCall], Awaitable[None]]
 """Called in the driver's event loop as each call ends (in the order calls end)."""
 OnStarted = Callable[[CallSpec, WorkerInfo | None], Awaitable[None]]
 """Called in the driver's event loop when a worker starts a call (where, if known)."""
+
+
+class SpecFeed:
+    """Specs that arrive while an executor runs, for a soak whose load model starts calls
+    one at a time: ``put`` adds one, ``close`` ends the run once the calls in flight end.
+
+    An executor that supports it (``LocalExecutor``) takes a feed in place of the spec
+    list and registers ``wake`` to hear of new specs at once.
+    """
+
+    def __init__(self) -> None:
+        self.pending: collections.deque[CallSpec] = collections.deque()
+        self.closed = False
+        self.wake: Callable[[], None] | None = None
+
+    def put(self, spec: CallSpec) -> None:
+        if self.closed:
+            raise RuntimeError("the feed is closed")
+        self.pending.append(spec)
+        if self.wake is not None:
+            self.wake()
+
+    def close(self) -> None:
+        self.closed = True
+        if self.wake is not None:
+            self.wake()
 
 
 class Executor(Protocol):

@@ -33,7 +33,7 @@ from multiprocessing.process import BaseProcess
 
 from harness.callers.base import failed_artifacts
 from harness.executors.admission import AdmissionSettings
-from harness.executors.base import FinishedCall, OnFinished, OnStarted
+from harness.executors.base import FinishedCall, OnFinished, OnStarted, SpecFeed
 from harness.executors.messages import (
     CallBegan,
     CallDone,
@@ -72,6 +72,10 @@ def _context() -> ForkServerContext | SpawnContext:
         ctx.set_forkserver_preload(["harness.executors.process"])
         return ctx
     return multiprocessing.get_context("spawn")
+
+
+_WAKE = -1
+"""Not a worker's index: the event a ``SpecFeed`` puts in to wake the dispatch loop."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -186,22 +190,33 @@ class LocalExecutor:
 
     # --------------------------------------------------------------------- running
 
-    async def run(self, specs: Sequence[CallSpec], on_finished: OnFinished,
+    async def run(self, specs: Sequence[CallSpec] | SpecFeed, on_finished: OnFinished,
                   on_started: OnStarted | None = None) -> None:
+        """Every spec; with a ``SpecFeed`` (a soak), the specs put into it until it closes."""
         await self.start()
-        assert self._events is not None
-        pending = collections.deque(specs)
-        while pending or any(w.calls for w in self._workers):
+        events = self._events
+        assert events is not None
+        feed: SpecFeed | None = None
+        if isinstance(specs, SpecFeed):
+            feed, pending = specs, specs.pending
+            feed.wake = lambda: events.put_nowait((_WAKE, _Lost(reason="new spec")))
+        else:
+            pending = collections.deque(specs)
+        while pending or any(w.calls for w in self._workers) or (feed is not None and not feed.closed):
             self._dispatch(pending)
             if not any(w.alive for w in self._workers):
                 reasons = "; ".join(sorted({w.reason for w in self._workers if w.reason})) or "none started"
                 while pending:
                     await on_finished(_failed(pending.popleft(), f"no caller worker left: {reasons}"))
+                if feed is not None and not feed.closed:
+                    await events.get()  # wait for the feed's next spec (to fail it) or its close
                 continue
             try:
-                index, message = await asyncio.wait_for(self._events.get(), 1.0)
+                index, message = await asyncio.wait_for(events.get(), 1.0)
             except TimeoutError:
                 self._check_silent()
+                continue
+            if index == _WAKE:  # a feed got a spec or closed: dispatch again
                 continue
             await self._handle(index, message, on_finished, on_started)
             self._check_silent()

@@ -1,23 +1,30 @@
-"""Where a soak's calls are played and scored: one call at a time, as the load model asks.
+"""Where a soak's calls are played: on an executor's caller workers, one call at a time.
 
 A soak cannot hand its executor a plan up front: calls start as slots free up (closed
-model) or as arrivals come (open model). ``CallPlayer`` is what ``SoakRun`` needs:
-play *this* call and return it when it has ended.
+model) or as arrivals come (open model). ``ExecutorPlayer`` keeps one executor run open
+on a ``SpecFeed`` for the whole soak and gives each call back to whoever asked for it,
+so the media stays in the caller worker processes exactly as in ``voice-harness run``
+(docs/validity.md), and the lifecycle's ``call_started`` hook fires as workers begin.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import contextlib
+import logging
 from typing import Protocol
 
-from harness.corpus.model import Corpus
-from harness.executors.base import FinishedCall
-from harness.executors.worker import CallWorker, WorkerConfig
-from harness.records import CallRecording, CallResult, CallSpec
-from harness.scoring import score_call
+from harness.executors.base import FinishedCall, SpecFeed
+from harness.executors.local import LocalExecutor
+from harness.lifecycle import CallStarted, RunHooks
+from harness.records import CallSpec, WorkerInfo
 
-__all__ = ["CallPlayer", "InLoopPlayer", "ThreadScorer", "corpus_texts"]
+__all__ = ["CallPlayer", "ExecutorPlayer"]
+
+log = logging.getLogger(__name__)
+
+CLOSE_TIMEOUT_S = 60.0
+"""How long ``aclose`` waits for the executor's run to end after the feed closes."""
 
 
 class CallPlayer(Protocol):
@@ -30,40 +37,55 @@ class CallPlayer(Protocol):
     async def aclose(self) -> None: ...
 
 
-class InLoopPlayer:
-    """Plays calls in this process's event loop (a ``CallWorker``)."""
+class ExecutorPlayer:
+    """Plays calls on a ``LocalExecutor``'s workers as the load model asks for them."""
 
-    def __init__(self, config: WorkerConfig) -> None:
-        self.worker = CallWorker(config)
+    def __init__(self, executor: LocalExecutor, hooks: RunHooks | None = None) -> None:
+        self.executor = executor
+        self.hooks = hooks or RunHooks()
+        self.feed = SpecFeed()
+        self._waiting: dict[str, asyncio.Future[FinishedCall]] = {}
+        self._run: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await self.worker.start()
+        await self.executor.start()
+        self._run = asyncio.ensure_future(self.executor.run(self.feed, self._finished, self._started))
 
     async def play(self, spec: CallSpec) -> FinishedCall:
-        return await self.worker.run_call(spec)
+        if self._run is not None and self._run.done():
+            self._run.result()  # the executor's run ended: raise what ended it
+            raise RuntimeError("the executor stopped taking calls")
+        future: asyncio.Future[FinishedCall] = asyncio.get_running_loop().create_future()
+        self._waiting[spec.call_id] = future
+        self.feed.put(spec)
+        try:
+            return await future
+        finally:
+            self._waiting.pop(spec.call_id, None)
 
-    async def aclose(self) -> None:
-        await self.worker.aclose()
+    async def _started(self, spec: CallSpec, worker: WorkerInfo | None) -> None:
+        self.hooks.call_started.fire(CallStarted(spec=spec, worker=worker))
 
+    async def _finished(self, finished: FinishedCall) -> None:
+        future = self._waiting.get(finished.recording.call_id)
+        if future is None or future.done():  # abandoned (a second Ctrl-C): nobody waits
+            return
+        future.set_result(finished)
 
-def corpus_texts(corpus: Corpus | None, recording: CallRecording) -> dict[str, str]:
-    """Corpus text per utterance the caller said (the reference of input transcripts)."""
-    if corpus is None:
-        return {}
-    return {u.utterance_id: corpus.get(u.utterance_id).text for u in recording.sent
-            if u.utterance_id in corpus}
-
-
-class ThreadScorer:
-    """Scores in a thread of this process."""
-
-    async def score(self, finished: FinishedCall, spec: CallSpec, texts: Mapping[str, str]) -> CallResult:
-        def work() -> CallResult:
-            a = finished.artifacts()
-            return score_call(a.recording, spec.scenario, a.received_audio,
-                              caller_audio=a.caller_audio, texts=dict(texts))
-
-        return await asyncio.to_thread(work)
-
-    async def aclose(self) -> None:
-        return None
+    async def aclose(self, wait_s: float = CLOSE_TIMEOUT_S) -> None:
+        """End the run (calls in flight end first, within ``wait_s``), then the workers."""
+        self.feed.close()
+        run, self._run = self._run, None
+        if run is not None:
+            try:
+                await asyncio.wait_for(run, wait_s)
+            except TimeoutError:
+                log.warning("caller workers still busy %g s after the soak; stopping them", wait_s)
+            except Exception:
+                log.exception("the executor's run failed")
+            finally:
+                if not run.done():
+                    run.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await run
+        await self.executor.aclose()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from harness.executors.base import FinishedCall
-from harness.records import CallerKind, CallResult, CallSpec, EndpointSpec
+from harness.records import CallerKind, CallRecording, CallResult, CallSpec, EndpointSpec
 from harness.soak.load import LoadDriver, LoadSettings, ScenarioMix
 from harness.soak.process import LoopLagProbe, ProcessReader
 from harness.soak.windows import WindowAccumulator
@@ -37,6 +38,8 @@ from harness.store.run_info import RunCounts, RunFailure, RunInfo, utc_now_iso
 from harness.store.windows import WINDOWS_JSONL, append_window
 
 __all__ = ["MAX_LISTED_FAILURES", "SoakRun", "SoakSettings"]
+
+log = logging.getLogger(__name__)
 
 MAX_LISTED_FAILURES = 200
 """run.json lists the first failures with their reasons; the windows count all of them."""
@@ -65,6 +68,8 @@ class SoakSettings:
     alpha: float = DEFAULT_ALPHA
     lag_probe_s: float = 0.1
     """Period of the driver loop's lag probe."""
+    max_backlog: int = 16
+    """Ended calls waiting to be scored and written, at most (their audio is in memory)."""
 
     @property
     def drift_from_s(self) -> float:
@@ -80,7 +85,8 @@ class SoakRun:
 
     def __init__(self, folder: RunFolder, settings: SoakSettings, mix: ScenarioMix,
                  targets: Sequence[tuple[EndpointSpec, CallerKind]], play: PlayCall, score: ScoreCall,
-                 info: RunInfo, *, on_finished: Callable[[CallResult], None] | None = None,
+                 info: RunInfo, *,
+                 on_finished: Callable[[CallResult, CallRecording, CallSpec], None] | None = None,
                  offload: Offload | None = None) -> None:
         """``offload`` runs the disk writes (default: a thread, off the event loop)."""
         if not targets:
@@ -105,6 +111,8 @@ class SoakRun:
         self._process = ProcessReader()
         self._lag = LoopLagProbe(settings.lag_probe_s)
         self._calls_bytes = 0
+        self._backlog = asyncio.Semaphore(settings.max_backlog)
+        self._after_tasks: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ calls
 
@@ -121,8 +129,27 @@ class SoakRun:
         self.windows.skipped()
 
     async def _call(self, index: int) -> None:
+        """Play one call; its slot is free once the call has ended. Scoring and writing go
+        on behind it, at most ``max_backlog`` calls at a time (a slot waits for room, so
+        a scorer slower than the calls cannot pile up calls in memory)."""
         spec = self.spec(index)
-        finished = await self.play(spec)
+        await self._backlog.acquire()
+        try:
+            finished = await self.play(spec)
+        except BaseException:
+            self._backlog.release()
+            raise
+        task = asyncio.ensure_future(self._after(index, spec, finished))
+        self._after_tasks.add(task)
+        task.add_done_callback(self._after_done)
+
+    def _after_done(self, task: asyncio.Task[None]) -> None:
+        self._after_tasks.discard(task)
+        self._backlog.release()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("scoring or writing a call failed", exc_info=task.exception())
+
+    async def _after(self, index: int, spec: CallSpec, finished: FinishedCall) -> None:
         result = await self.score(finished, spec)
         validity = finished.recording.validity
         failed = not result.ok or (validity is not None and validity.disturbed)
@@ -135,7 +162,7 @@ class SoakRun:
                                             scenario=spec.scenario.id, endpoint=spec.endpoint.name,
                                             caller=spec.caller, repeat=0))
         if self.on_finished is not None:
-            self.on_finished(result)
+            self.on_finished(result, finished.recording, spec)
 
     def _outlier(self, result: CallResult) -> bool:
         if not self.settings.retention.needs_outliers:
@@ -204,6 +231,8 @@ class SoakRun:
         closer = asyncio.ensure_future(self._close_windows())
         try:
             await self.driver.run(stop)
+            while self._after_tasks:  # the last calls' scoring and writing
+                await asyncio.gather(*list(self._after_tasks), return_exceptions=True)
         finally:
             closer.cancel()
             with contextlib.suppress(asyncio.CancelledError):

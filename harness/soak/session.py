@@ -22,18 +22,22 @@ from rich.markup import escape
 from harness.callers.base import CallerSettings
 from harness.corpus.model import Corpus
 from harness.executors.base import FinishedCall
+from harness.executors.local import LocalExecutor
+from harness.executors.scoring import PoolScorer, corpus_texts
 from harness.executors.worker import WorkerConfig
 from harness.exit_codes import EXIT_FAILURES, EXIT_OK
 from harness.gate import finish_run
-from harness.records import CallResult, CallSpec, SegmentationParams
+from harness.lifecycle import CallFinished, RunFinished, RunHooks
+from harness.records import CallRecording, CallResult, CallSpec, SegmentationParams
 from harness.scenario.loader import load_all
 from harness.session import UsageError, _callers, _endpoints, _gate_inputs, _load_corpus
 from harness.soak.console import LiveView
 from harness.soak.load import LoadSpecError, ScenarioMix
-from harness.soak.players import CallPlayer, InLoopPlayer, ThreadScorer, corpus_texts
+from harness.soak.players import CLOSE_TIMEOUT_S, ExecutorPlayer
 from harness.soak.run import SoakRun, SoakSettings
 from harness.store.run_folder import RunFolder, RunFolderError
 from harness.store.run_info import build_run_info, utc_now_iso
+from harness.validity import ValiditySettings
 
 __all__ = ["SoakRequest", "soak_and_report"]
 
@@ -55,6 +59,11 @@ class SoakRequest:
     slo: Path | None = None
     status_every_s: float = 60.0
     """Plain (non-terminal) output: one status line this often."""
+    workers: int | None = None
+    """Caller worker processes (default: one per core, at most the concurrency)."""
+    scoring_workers: int | None = None
+    """Processes scoring finished calls (niced; default: one per core)."""
+    validity: ValiditySettings = field(default_factory=ValiditySettings)
 
 
 class _Stopper:
@@ -104,9 +113,17 @@ def _mix(request: SoakRequest, corpus: Corpus) -> tuple[ScenarioMix, list[str]]:
     return mix, [f"{sid} {share:.0%}" for sid, share in mix.shares().items()]
 
 
-async def soak_and_report(request: SoakRequest, console: Console, player: CallPlayer | None = None) -> int:
+def _executor(request: SoakRequest, config: WorkerConfig) -> LocalExecutor:
+    load = request.settings.load
+    concurrency = load.concurrency if load.concurrency is not None else load.max_active
+    return LocalExecutor(config, workers=request.workers, concurrency=concurrency)
+
+
+async def soak_and_report(request: SoakRequest, console: Console, hooks: RunHooks | None = None) -> int:
     """The soak, then gate and reports; the exit code (0 ok, 1 a call failed or missed an
-    expectation, 2 bad input, 3 the gate failed)."""
+    expectation, 2 bad input, 3 the gate failed). ``hooks``: the lifecycle's events
+    (``call_started`` as a worker begins a call, ``call_finished`` as its result is on
+    disk, ``run_finished`` at the end, with no per-call results: a soak keeps none)."""
     corpus = _load_corpus(request.corpus)
     endpoints = _endpoints(request.endpoints, request.endpoints_file)
     callers = _callers(request.callers)
@@ -119,16 +136,23 @@ async def soak_and_report(request: SoakRequest, console: Console, player: CallPl
     info = build_run_info(
         run_id=folder.run_id, started_at=utc_now_iso(), finished_at=None, argv=request.argv,
         endpoints=endpoints, callers=callers, scenarios=mix.scenarios, repeats=1, planned=0,
-        results=[], summary=[], segmentation=SegmentationParams())
-    player = player or InLoopPlayer(WorkerConfig(
-        corpus_dir=corpus.root, caller_kinds=tuple(callers), caller_settings=request.caller_settings))
-    scorer = ThreadScorer()
+        results=[], summary=[], segmentation=SegmentationParams(), validity=request.validity)
+    hooks = hooks or RunHooks()
+    config = WorkerConfig(corpus_dir=corpus.root, caller_kinds=tuple(callers),
+                          caller_settings=request.caller_settings, validity=request.validity)
+    player = ExecutorPlayer(_executor(request, config), hooks)
+    scorer = PoolScorer(request.scoring_workers)
 
     async def score(finished: FinishedCall, spec: CallSpec) -> CallResult:
-        return await scorer.score(finished, spec, corpus_texts(corpus, finished.recording))
+        if finished.result is not None:  # scored on the worker's host
+            return finished.result
+        return await scorer.score(finished, spec.scenario, corpus_texts(corpus, finished.recording))
+
+    def finished(result: CallResult, recording: CallRecording, spec: CallSpec) -> None:
+        hooks.call_finished.fire(CallFinished(result=result, recording=recording, spec=spec))
 
     targets = [(e, c) for e in endpoints for c in callers]
-    soak = SoakRun(folder, request.settings, mix, targets, player.play, score, info)
+    soak = SoakRun(folder, request.settings, mix, targets, player.play, score, info, on_finished=finished)
     load = request.settings.load
     console.print(f"soak folder: {folder.path}")
     shape = (f"concurrency {load.concurrency}" if load.rate_per_s is None
@@ -136,21 +160,26 @@ async def soak_and_report(request: SoakRequest, console: Console, player: CallPl
     console.print(f"{load.model} model, {shape}, {load.duration_s:g} s, windows of "
                   f"{request.settings.window_s:g} s; mix: {', '.join(shares)}")
     stopper = _Stopper(console, soak)
-    await player.start()
     try:
+        await player.start()
         with stopper.installed():
             async with LiveView(console, soak.windows.rolling, duration_s=load.duration_s,
                                 plain_interval_s=request.status_every_s):
                 await soak.run(stopper.stop)
     finally:
-        await player.aclose()
+        await player.aclose(wait_s=5.0 if stopper.abandoned else CLOSE_TIMEOUT_S)
         await scorer.aclose()
     _print_drift(console, soak)
     if stopper.abandoned:
         console.print(f"abandoned; the folder has every finished call and window: "
                       f"voice-harness report {folder.path}")
-        return EXIT_FAILURES
-    return finish_run(folder.path, EXIT_FAILURES if soak.any_not_ok else EXIT_OK, console, slo=slo)
+        code: int = EXIT_FAILURES
+    else:
+        code = finish_run(folder.path, EXIT_FAILURES if soak.any_not_ok else EXIT_OK, console, slo=slo)
+    totals = soak.windows.totals()
+    hooks.run_finished.fire(RunFinished(run_dir=folder.path, results=(), exit_code=code,
+                                        failed=totals["failed"], disturbed=totals["disturbed"]))
+    return code
 
 
 def _print_drift(console: Console, soak: SoakRun) -> None:

@@ -79,7 +79,8 @@ class WindowRow:
     calls_skipped: int = 0
     """Open model: arrivals not started because ``max_active`` calls were in flight."""
     active: int = 0
-    """Calls in flight at the end of the window."""
+    """Calls started and not yet counted as ended at the end of the window: in flight,
+    or ended and waiting for their score."""
     failures: dict[str, int] = field(default_factory=dict)
     """Failure kind -> count."""
     metrics: tuple[WindowMetric, ...] = ()
