@@ -101,7 +101,9 @@ def main() -> int:
         print(f"  {name:<16} {_fit(hours, values)}")
     calls = sum(int(r["calls_completed"]) + int(r["calls_failed"]) for r in rows)  # type: ignore[call-overload]
     disk = float(rows[-1]["disk_bytes"] or 0) if rows else 0.0  # type: ignore[arg-type]
-    call_hours = sum(float(r["end_s"]) - float(r["start_s"]) for r in rows) / 3600 * args.concurrency  # type: ignore[arg-type]
+    # A call-hour is an hour of call time (recording durations), not of wall clock.
+    call_hours = sum(json.loads(p.read_text()).get("duration_ns", 0)
+                     for p in folder.glob("calls/*/recording.json")) / 3600e9
     print(f"  disk: {disk / 1e6:.1f} MB for {calls} calls = {disk / max(calls, 1) / 1e3:.0f} kB per call, "
           f"{disk / 1e6 / max(call_hours, 1e-9):.1f} MB per call-hour (--keep-audio {args.keep_audio})")
     return proc.returncode or 0
