@@ -3,7 +3,7 @@
 Two soaks, each judged against the agent's own ground-truth log:
 
 - concurrency 4 against an agent whose response delay grows 100 ms per minute and
-  which refuses every call from 62 s after its first one: every started call accounted for,
+  which refuses every call from 50 s after its first one: every started call accounted for,
   the drift's slope within 20 % of the truth, the failure rate stepping up in the
   window that holds the agent's first refusal, the harness's RSS flat after warm-up;
 - a steady agent (which leaks a known amount per call), the soak killed with SIGKILL
@@ -42,7 +42,8 @@ pytestmark = [pytest.mark.network, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 DRIFT_MS_PER_MIN = 100.0
-FAIL_AFTER_S = 62.0
+FAIL_AFTER_S = 50.0
+WINDOW_S = 6
 LEAK_KB = 256
 
 
@@ -68,10 +69,10 @@ def test_soaks_against_drifting_failing_and_steady_agents(tmp_path: Path) -> Non
     """One after the other (side by side, 5 calls and 3 agent processes would crowd 2 cores)."""
     steady_truth, drift_truth = tmp_path / "steady.jsonl", tmp_path / "drift.jsonl"
     with AgentProcess(["--delay", "200", "--leak-kb-per-call", str(LEAK_KB)], truth_log=steady_truth) as steady:
-        killed = soak(steady.url, tmp_path, "killed", "--duration", "120s", "--concurrency", "1",
+        killed = soak(steady.url, tmp_path, "killed", "--duration", "120s", "--concurrency", "2",
                       "--window", "4s", "--warmup", "4s")
         try:
-            wait_for_windows(tmp_path / "killed" / "windows.jsonl", 11, killed, 150)
+            wait_for_windows(tmp_path / "killed" / "windows.jsonl", 9, killed, 150)
             os.kill(killed.pid, signal.SIGKILL)
             killed.wait(10)
         finally:  # in its own session: its caller workers and scoring pool go with it
@@ -81,8 +82,8 @@ def test_soaks_against_drifting_failing_and_steady_agents(tmp_path: Path) -> Non
     check_killed_soak(tmp_path / "killed", steady_truth)
     with AgentProcess(["--delay", "200", "--delay-drift-ms-per-min", str(DRIFT_MS_PER_MIN),
                        "--fail-after", str(FAIL_AFTER_S), "--workers", "2"], truth_log=drift_truth) as drifting:
-        loaded = soak(drifting.url, tmp_path, "drift", "--duration", "80s", "--concurrency", "4",
-                      "--window", "8s", "--warmup", "8s", "--status-every", "8s")
+        loaded = soak(drifting.url, tmp_path, "drift", "--duration", "66s", "--concurrency", "4",
+                      "--window", f"{WINDOW_S}s", "--warmup", f"{WINDOW_S}s", "--status-every", "10s")
         try:
             _, err = loaded.communicate(timeout=240)
         finally:
@@ -109,12 +110,12 @@ def check_loaded_soak(folder: Path, truth_path: Path, code: int | None) -> None:
     assert origin is not None
     onset_s = (first_refusal - origin) / 1e9
     first_failing = next(r for r in rows if r.calls_failed)
-    assert first_failing.index in (int(onset_s // 8), int(onset_s // 8) + 1), (onset_s, first_failing)
+    assert first_failing.index in (int(onset_s // WINDOW_S), int(onset_s // WINDOW_S) + 1), (onset_s, first_failing)
     for r in rows:
         rate = r.value("call_failed", "rate")
         if r.end_s <= onset_s:
             assert r.calls_failed == 0, r
-        elif r.start_s >= onset_s + 8 and rate is not None:
+        elif r.start_s >= onset_s + 2 * WINDOW_S and rate is not None:
             assert rate >= 0.9, r  # all refused (a call begun before the onset may still end)
 
     # The drift, against the agent's per-turn delay (the truth: 100 ms/min = 6000 ms/hour).
@@ -140,12 +141,12 @@ def check_killed_soak(folder: Path, truth_path: Path) -> None:
     assert [int(r["retained_bytes"]) for r in leaks] == [  # type: ignore[call-overload]
         (i + 1) * LEAK_KB * 1024 for i in range(len(leaks))]
     called = {p.name for p in (folder / "calls").iterdir()}
-    # + the call the kill cut short, and one that ended but was not yet written
-    assert len(called) <= len(leaks) <= len(called) + 2
+    # + the calls the kill cut short, and those that ended but were not yet written
+    assert len(called) <= len(leaks) <= len(called) + 4
 
     lines = (folder / "windows.jsonl").read_bytes().split(b"\n")
     closed = [json.loads(x) for x in lines if x.strip() and x.endswith(b"}")]
-    assert len(closed) >= 10 and all(r["complete"] for r in closed)
+    assert len(closed) >= 8 and all(r["complete"] for r in closed)
     assert read_run_info(folder).finished_at is None  # killed: never finished
     done = subprocess.run([sys.executable, "-m", "harness", "report", str(folder)],
                           capture_output=True, text=True, timeout=180)
