@@ -209,7 +209,9 @@ def rescore_run(run_dir: Path, console: Console) -> int:
     try:
         info = read_run_info(run_dir)
         folder.replace_results(outcome.measurements)
-        summary = summarize(outcome.measurements, by=SUMMARY_GROUPS)
+        # As ``run`` summarised: disturbed calls' rows only if that run counted them.
+        counted = [m for m in outcome.measurements if info.summary_includes_disturbed or not m.disturbed]
+        summary = summarize(counted, by=SUMMARY_GROUPS)
         folder.write_run_json(dataclasses.replace(info, summary=tuple(summary)))
     except (RunFolderError, OSError) as exc:
         console.print(f"[red]error:[/red] cannot write the rescored results: {escape(str(exc))}")
@@ -220,6 +222,7 @@ def rescore_run(run_dir: Path, console: Console) -> int:
         console.print(f"[yellow]kept:[/yellow] {escape(note)}")
     for problem in outcome.problems:
         console.print(f"[red]not rescored:[/red] {escape(problem)}")
-    failed = any(m.passed is False for m in outcome.measurements)
+    # Exit 1 as ``run`` does: a failed call, a missed expectation or a disturbed call.
+    failed = any(m.passed is False or m.disturbed for m in outcome.measurements)
     code = finish_run(run_dir, EXIT_FAILURES if failed else EXIT_OK, console)
     return EXIT_USAGE if outcome.problems else code
