@@ -20,6 +20,7 @@ from harness.endpoints.config import (
     parse_endpoints,
     resolve_endpoint,
 )
+from harness.endpoints.transport import url_schemes
 from harness.records import Dialect
 
 SOURCE = Path("endpoints.toml")
@@ -78,7 +79,7 @@ def test_any_endpoints_file(text: str) -> None:
     assert specs
     for name, spec in specs.items():
         assert NAME_PATTERN.fullmatch(name) and spec.dialect in Dialect
-        assert urlsplit(spec.url).scheme in ("http", "https") and urlsplit(spec.url).hostname
+        assert urlsplit(spec.url).scheme in url_schemes(spec.dialect) and urlsplit(spec.url).hostname
 
 
 @given(st.builds(lambda d, u: f"{d}+{u}", st.one_of(st.sampled_from([d.value for d in Dialect]), hostile_text),
@@ -93,7 +94,7 @@ def test_any_inline_endpoint(text: str) -> None:
     except EndpointConfigError as exc:
         assert PASTED_KEY not in str(exc) and "secretpw" not in str(exc)
         return
-    assert spec.dialect in Dialect and urlsplit(spec.url).scheme in ("http", "https")
+    assert spec.dialect in Dialect and urlsplit(spec.url).scheme in url_schemes(spec.dialect)
 
 
 def test_every_input_the_issue_found() -> None:
