@@ -37,7 +37,8 @@ _FOLDER = RunFolder.create(_ROOT, "run")
 write_call(_FOLDER, "c0", turns=1)
 _CALL = _FOLDER.path / "calls" / "c0"
 _RECORDING = json.loads((_CALL / "recording.json").read_text())
-_RECEIVED = (_CALL / "received.wav").read_bytes()
+_RECEIVED_FILE = _CALL / str(_RECORDING["received_wav"])  # FLAC since soak retention; WAV before
+_RECEIVED = _RECEIVED_FILE.read_bytes()
 _SCENARIO = (_CALL / "scenario.json").read_text()
 
 FIELDS = [
@@ -75,7 +76,7 @@ call_damage = st.one_of(
 
 def _restore() -> None:
     (_CALL / "recording.json").write_text(json.dumps(_RECORDING))
-    (_CALL / "received.wav").write_bytes(_RECEIVED)
+    _RECEIVED_FILE.write_bytes(_RECEIVED)
     (_CALL / "scenario.json").write_text(_SCENARIO)
     (_CALL / "texts.json").unlink(missing_ok=True)
 
@@ -90,7 +91,7 @@ def _damage(kind: str, change: object) -> None:
         data = bytearray(_RECEIVED)
         for offset, chunk in change:  # type: ignore[attr-defined]
             data[offset: offset + len(chunk)] = chunk
-        (_CALL / "received.wav").write_bytes(bytes(data))
+        _RECEIVED_FILE.write_bytes(bytes(data))
     else:
         wrapped = {"schema_version": 1, "texts": change} if kind == "texts" else change
         (_CALL / f"{kind}.json").write_text(json.dumps(wrapped, allow_nan=True))
