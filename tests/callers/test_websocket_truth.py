@@ -51,7 +51,7 @@ MATCH_WINDOW_NS = 100_000_000
 MARK_TOLERANCE_MS = 10.0
 """When a mark was due (its audio had played) against the end of that audio at the agent's
 no-buffer client; a mark echoed when the burst arrived would be 1.5 s early."""
-ECHO_DELAY_MS = 100.0
+ECHO_DELAY_MS = 250.0
 """The echo itself leaves from the caller's event loop, so it carries that loop's scheduling
 delay (tens of ms on a busy 2-core machine)."""
 BUFFER_MS = 120.0
