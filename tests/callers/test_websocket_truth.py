@@ -19,6 +19,7 @@ when the agent's stop signal plays), hence one interruption offset per dialect.
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,7 @@ ECHO_DELAY_MS = 250.0
 """The echo itself leaves from the caller's event loop, so it carries that loop's scheduling
 delay (tens of ms on a busy 2-core machine)."""
 BUFFER_MS = 120.0
+STARVED_MS = 150.0
 ENDPOINTING_MS = 600
 """The agent cuts into a 1500 ms pause (by 500 ms: no race with the caller resuming) and never
 into a 300 ms one (tests/metrics/test_cutoff_truth.py)."""
@@ -131,6 +133,12 @@ def test_every_websocket_dialect_matches_the_agents_truth(corpus: Corpus, start_
         assert KEY not in text and "conversation_signature" not in text, label  # nor the signed URL
         call_id = str(rec.dialect_info["x-call-id"])
         rows = [r for r in read_truth(Path(agent.truth_log)) if r.get("call_id") == call_id]
+        (reads,) = [r for r in rows if r["kind"] == "ws_reads"]
+        # A starved agent sends its reply late, and the caller rightly hears a pause in it:
+        # the truth of a stop would then not be what was heard. Say so plainly.
+        assert float(reads["max_reply_gap_ms"]) < STARVED_MS, (  # type: ignore[arg-type]
+            f"{label}: the reference agent fell {reads['max_reply_gap_ms']} ms behind inside a reply "
+            f"(machine overloaded? load {os.getloadavg()})")
         scenario = _scenario(case)
         result = score_call(rec, scenario, art.received_audio)
         by = {(m.metric, m.turn): m.value for m in result.measurements}
