@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,7 +133,7 @@ def test_every_websocket_dialect_matches_the_agents_truth(corpus: Corpus, start_
         text = to_json(rec)
         assert KEY not in text and "conversation_signature" not in text, label  # nor the signed URL
         call_id = str(rec.dialect_info["x-call-id"])
-        rows = [r for r in read_truth(Path(agent.truth_log)) if r.get("call_id") == call_id]
+        rows = _rows_of_ended_call(Path(agent.truth_log), call_id)
         (reads,) = [r for r in rows if r["kind"] == "ws_reads"]
         # A starved agent sends its reply late, and the caller rightly hears a pause in it:
         # the truth of a stop would then not be what was heard. Say so plainly.
@@ -194,6 +195,16 @@ def test_every_websocket_dialect_matches_the_agents_truth(corpus: Corpus, start_
     assert len(abs_errors) == 3 * len(CASES)
     assert statistics.median(abs_errors) <= MEDIAN_TOLERANCE_MS, latency_errors
     assert max(abs_errors) <= MAX_TOLERANCE_MS, latency_errors
+
+
+def _rows_of_ended_call(log: Path, call_id: str, timeout_s: float = 5.0) -> list[dict[str, object]]:
+    """The agent's rows for a call, once it has logged the call's end (it may lag the hang-up)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        rows = [r for r in read_truth(log) if r.get("call_id") == call_id]
+        if any(r["kind"] == "call_end" for r in rows) or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.05)
 
 
 def _dialect_checks(case: Case, rec: CallRecording, rows: list[dict[str, object]]) -> None:
