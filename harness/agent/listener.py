@@ -42,7 +42,10 @@ class DialectListener:
     async def start(self, sockets: Sequence[socket.socket] = ()) -> int:
         """Listen (on ``sockets`` already bound, e.g. an agent worker's shared and private
         ones, else on a new socket at host:port); returns the first one's port."""
-        socks = list(sockets) or [socket.create_server((self._host, self._port), reuse_port=False)]
+        if not sockets:
+            family = socket.getaddrinfo(self._host, self._port, type=socket.SOCK_STREAM)[0][0]
+            sockets = [socket.create_server((self._host, self._port), family=family)]
+        socks = list(sockets)
         loop = asyncio.get_running_loop()
         for sock in socks:
             sock.setblocking(False)
