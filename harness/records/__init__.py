@@ -10,6 +10,7 @@ imports them, so the shape of the pipeline can still be read from this list:
 - ``kinds``: the enumerations (callers, dialects, steps and their outcomes, failures,
   endpoint events);
 - ``scenario``: corpus items, scenarios and steps, endpoints, calls to make;
+- ``network``: the emulated network a call asked for and what it got;
 - ``recording``: what a call produced (``CallRecording`` and its parts);
 - ``analysis``: speech on one call clock (``Timeline``) and the call's audio;
 - ``results``: measurements, a call's result, summaries;
@@ -28,6 +29,7 @@ from harness.records.analysis import (
 )
 from harness.records.base import SCHEMA_VERSION, JSONScalar, JSONValue, record
 from harness.records.kinds import CallerKind, Dialect, EventKind, FailureKind, StepKind, StepOutcome
+from harness.records.network import LinkApplied, LinkProfile, NetworkApplied, NetworkProfile
 from harness.records.recording import (
     CallRecording,
     CallValidity,
@@ -60,8 +62,12 @@ __all__ = [
     "FailureKind",
     "JSONScalar",
     "JSONValue",
+    "LinkApplied",
+    "LinkProfile",
     "Measurement",
     "MetricSummary",
+    "NetworkApplied",
+    "NetworkProfile",
     "Scenario",
     "SegmentationParams",
     "SendTiming",

@@ -7,6 +7,7 @@ from dataclasses import field
 
 from harness.records.base import SCHEMA_VERSION, JSONValue, record
 from harness.records.kinds import CallerKind, EventKind, FailureKind, StepKind, StepOutcome
+from harness.records.network import NetworkApplied
 
 __all__ = [
     "CallRecording", "CallValidity", "EndpointEvent", "Failure", "SendTiming", "SentUtterance",
@@ -176,3 +177,5 @@ class CallRecording:
     """The validity guard's judgement; ``None`` for recordings made before it existed."""
     worker: WorkerInfo | None = None
     """Where the call ran."""
+    network: NetworkApplied | None = None
+    """The emulated network the call ran over and what it did; ``None`` without one."""

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from harness.records.base import JSONValue, record
 from harness.records.kinds import CallerKind, Dialect, StepKind
+from harness.records.network import NetworkProfile
 
 __all__ = ["CallSpec", "EndpointSpec", "Expectation", "Scenario", "Step", "Utterance"]
 
@@ -100,3 +101,5 @@ class CallSpec:
     endpoint: EndpointSpec
     caller: CallerKind
     repeat: int = 0
+    network: NetworkProfile | None = None
+    """This call's network (a ladder step); ``None``: the caller settings' profile, if any."""
