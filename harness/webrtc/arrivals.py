@@ -27,6 +27,29 @@ _SCM_TIMESTAMPNS = _SO_TIMESTAMPNS
 _TIMESPEC = struct.Struct("@qq")
 _MAX_DATAGRAM = 65535
 _REGISTRY_LIMIT = 1024
+ANCILLARY_SPACE = socket.CMSG_SPACE(_TIMESPEC.size)
+"""Ancillary buffer ``recvmsg`` needs for one kernel timestamp."""
+
+
+def enable_kernel_timestamps(sock: socket.socket) -> bool:
+    """Ask the kernel to stamp each datagram ``sock`` receives; False where it cannot."""
+    if _SO_TIMESTAMPNS is None:
+        return False
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+    except OSError:
+        return False
+    return True
+
+
+def kernel_arrival_ns(ancdata: list[tuple[int, int, bytes]]) -> int | None:
+    """The CLOCK_MONOTONIC arrival in a ``recvmsg`` result's ancillary data, if stamped."""
+    for level, kind, payload in ancdata:
+        if level == socket.SOL_SOCKET and kind == _SCM_TIMESTAMPNS and len(payload) >= _TIMESPEC.size:
+            seconds, nanos = _TIMESPEC.unpack_from(payload)
+            realtime_to_monotonic = time.time_ns() - time.monotonic_ns()
+            return int(seconds * 1_000_000_000 + nanos - realtime_to_monotonic)
+    return None
 
 
 class KernelArrivals:
@@ -70,14 +93,11 @@ class KernelArrivals:
         raw = getattr(transport, "_sock", None)
         loop = getattr(transport, "_loop", None)
         fd = getattr(transport, "_sock_fd", None)
-        option = _SO_TIMESTAMPNS
-        if option is None or not isinstance(raw, socket.socket) or fd is None or not hasattr(loop, "_add_reader"):
+        if not isinstance(raw, socket.socket) or fd is None or not hasattr(loop, "_add_reader"):
             return False
-        try:
-            raw.setsockopt(socket.SOL_SOCKET, option, 1)
-        except OSError:
+        if not enable_kernel_timestamps(raw):
             return False
-        ancillary = socket.CMSG_SPACE(_TIMESPEC.size)
+        ancillary = ANCILLARY_SPACE
 
         def read_ready() -> None:
             try:
@@ -95,11 +115,8 @@ class KernelArrivals:
         return True
 
     def _remember(self, data: bytes, ancdata: list[tuple[int, int, bytes]]) -> None:
-        for level, kind, payload in ancdata:
-            if level == socket.SOL_SOCKET and kind == _SCM_TIMESTAMPNS and len(payload) >= _TIMESPEC.size:
-                seconds, nanos = _TIMESPEC.unpack_from(payload)
-                realtime_to_monotonic = time.time_ns() - time.monotonic_ns()
-                self._stamps[id(data)] = seconds * 1_000_000_000 + nanos - realtime_to_monotonic
-                if len(self._stamps) > _REGISTRY_LIMIT:
-                    self._stamps.popitem(last=False)
-                return
+        arrival = kernel_arrival_ns(ancdata)
+        if arrival is not None:
+            self._stamps[id(data)] = arrival
+            if len(self._stamps) > _REGISTRY_LIMIT:
+                self._stamps.popitem(last=False)

@@ -1,0 +1,219 @@
+"""The UDP relay that puts an emulated network between a caller and an endpoint.
+
+For each transport address of the caller the relay opens a port that stands in for it
+towards the endpoint, and for each address of the endpoint a port that stands in for
+it towards the caller (the candidate rewriting in ``harness.endpoints.impaired`` tells
+each side only about these). A datagram from the caller to the port standing for
+endpoint address E leaves from the port standing for that caller address, to E; the
+endpoint sees one consistent peer, the caller too, so ICE connectivity checks, STUN,
+DTLS, RTP and RTCP all pass through, each direction impaired by its own ``LinkModel``.
+
+Sockets are read in the event loop with ``recvmsg`` and the kernel's receive stamp
+(``SO_TIMESTAMPNS``), so a packet's delay counts from when it reached the host, not from
+when Python got to it; releases are ``call_at`` timers on the same monotonic clock, and
+the time each copy really left is stamped (``harness.network.stamps``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+
+from harness.network.link import Decision, LinkModel
+from harness.network.stamps import LinkLog, MediaStamp, rtp_header
+from harness.records import NetworkApplied, NetworkProfile
+from harness.webrtc.arrivals import ANCILLARY_SPACE, enable_kernel_timestamps, kernel_arrival_ns
+
+log = logging.getLogger(__name__)
+
+Address = tuple[str, int]
+MAX_DATAGRAM = 65535
+EARLY_WAKE_S = 0.0005
+"""Release timers are set this much before the release time: the event loop's epoll
+timeout has millisecond steps and wakes up to 1 ms late, so this centres the error."""
+LINGER_S = 3.0
+"""After hang-up, how long the relay keeps forwarding (a DTLS close_notify, the last
+RTCP) before it closes its ports; the figures are taken at hang-up."""
+
+
+class Side(StrEnum):
+    CALLER = "caller"
+    """A port the caller sends to: it stands for an endpoint address (uplink enters here)."""
+    ENDPOINT = "endpoint"
+    """A port the endpoint sends to: it stands for a caller address (downlink enters here)."""
+
+
+@dataclass(slots=True)
+class _Port:
+    side: Side
+    stands_for: Address
+    sock: socket.socket
+
+    @property
+    def address(self) -> Address:
+        host, port = self.sock.getsockname()[:2]
+        return str(host), int(port)
+
+
+class RelayError(Exception):
+    """The relay could not open a port (the message says which address)."""
+
+
+class Relay:
+    """One call's relay; all its ports live in the event loop that created it."""
+
+    def __init__(self, profile: NetworkProfile, seed_key: str, clock_rates: dict[int, int] | None = None) -> None:
+        self.profile = profile
+        material = f"{profile.seed}:{seed_key}"
+        self.up = LinkModel(profile.up, f"{material}:up")
+        self.down = LinkModel(profile.down, f"{material}:down")
+        self.up_log = LinkLog(clock_rates)
+        self.down_log = LinkLog(clock_rates)
+        self._loop = asyncio.get_running_loop()
+        self._loop_offset_s = self._loop.time() - time.monotonic()
+        self._for_caller: dict[Address, _Port] = {}
+        self._for_endpoint: dict[Address, _Port] = {}
+        self._caller_ip = "127.0.0.1"
+        self._kernel_stamps = True
+        self._recording = True
+        self.closed = False
+
+    # ------------------------------------------------------------------ ports
+
+    def stand_in_for_caller(self, caller: Address) -> Address:
+        """The relay port the endpoint reaches ``caller`` at (bound on the caller's own IP)."""
+        if not self._for_endpoint:
+            self._caller_ip = caller[0]
+        return self._port(self._for_endpoint, Side.ENDPOINT, caller, caller[0]).address
+
+    def stand_in_for_endpoint(self, endpoint: Address) -> Address:
+        """The relay port the caller reaches ``endpoint`` at (bound beside the caller)."""
+        return self._port(self._for_caller, Side.CALLER, endpoint, self._caller_ip).address
+
+    def set_clock_rates(self, rates: dict[int, int]) -> None:
+        self.up_log.clock_rates.update(rates)
+        self.down_log.clock_rates.update(rates)
+
+    def _port(self, table: dict[Address, _Port], side: Side, stands_for: Address, bind_ip: str) -> _Port:
+        existing = table.get(stands_for)
+        if existing is not None:
+            return existing
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.setblocking(False)
+            sock.bind((bind_ip, 0))
+        except OSError as exc:
+            sock.close()
+            raise RelayError(f"cannot open a relay port on {bind_ip}: {exc}") from exc
+        self._kernel_stamps = enable_kernel_timestamps(sock) and self._kernel_stamps
+        port = _Port(side=side, stands_for=stands_for, sock=sock)
+        table[stands_for] = port
+        self._loop.add_reader(sock.fileno(), self._readable, port)
+        return port
+
+    # ---------------------------------------------------------------- packets
+
+    def _readable(self, port: _Port) -> None:
+        while not self.closed:
+            try:
+                data, ancdata, _flags, source = port.sock.recvmsg(MAX_DATAGRAM, ANCILLARY_SPACE)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # e.g. ICMP port unreachable from a peer that left
+                log.debug("relay read on %s: %s", port.address, exc)
+                continue
+            arrival = kernel_arrival_ns(ancdata)
+            if arrival is None:
+                self._kernel_stamps = False
+                arrival = time.monotonic_ns()
+            self._ingress(port, data, (str(source[0]), int(source[1])), arrival)
+
+    def _ingress(self, port: _Port, data: bytes, source: Address, arrival_ns: int) -> None:
+        if port.side is Side.CALLER:
+            model, link_log = self.up, self.up_log
+            out = self._port(self._for_endpoint, Side.ENDPOINT, source, source[0])
+        else:
+            model, link_log = self.down, self.down_log
+            out = self._port(self._for_caller, Side.CALLER, source, self._caller_ip)
+        header = rtp_header(data)
+        decision = model.decide(arrival_ns, len(data), media=header is not None)
+        stamp = None
+        if header is not None:
+            payload_type, seq, timestamp, ssrc = header
+            stamp = MediaStamp(ssrc=ssrc, seq=link_log.extend_seq(ssrc, seq), timestamp=timestamp,
+                               payload_type=payload_type, arrival_ns=arrival_ns, decision=decision,
+                               sent_ns=[None] * len(decision.releases))
+            if self._recording:
+                link_log.media.append(stamp)
+        elif self._recording:
+            link_log.other_packets += 1
+            link_log.other_lost += not decision.releases
+        self._schedule(decision, out, data, port.stands_for, stamp)
+
+    def _schedule(self, decision: Decision, out: _Port, data: bytes, destination: Address,
+                  stamp: MediaStamp | None) -> None:
+        now = time.monotonic_ns()
+        for copy, release in enumerate(decision.releases):
+            if release <= now:
+                self._send(out, data, destination, stamp, copy)
+            else:
+                self._loop.call_at(release / 1e9 + self._loop_offset_s - EARLY_WAKE_S, self._send, out, data,
+                                   destination, stamp, copy)
+
+    def _send(self, out: _Port, data: bytes, destination: Address, stamp: MediaStamp | None, copy: int) -> None:
+        if self.closed:
+            return
+        sent = time.monotonic_ns()
+        try:
+            out.sock.sendto(data, destination)
+        except OSError as exc:  # a full socket buffer or a vanished peer: the packet is lost
+            log.debug("relay send to %s: %s", destination, exc)
+            return
+        if stamp is not None:
+            stamp.sent_ns[copy] = sent
+
+    # ------------------------------------------------------------- lifecycle
+
+    @property
+    def kernel_stamps(self) -> bool:
+        """Whether every arrival so far carried the kernel's receive time."""
+        return self._kernel_stamps
+
+    def applied(self, origin_ns: int) -> NetworkApplied:
+        """What the relay did so far, on the call clock of ``origin_ns``."""
+        return NetworkApplied(profile=self.profile, up=self.up_log.summarize(origin_ns),
+                              down=self.down_log.summarize(origin_ns))
+
+    def stop_recording(self) -> None:
+        """Packets from now on are forwarded as before but left out of the figures."""
+        self._recording = False
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for port in (*self._for_caller.values(), *self._for_endpoint.values()):
+            with contextlib.suppress(Exception):
+                self._loop.remove_reader(port.sock.fileno())
+            port.sock.close()
+
+    def close_later(self, seconds: float = LINGER_S) -> None:
+        """Keep forwarding for ``seconds``, then close; a loop that ends first closes it too."""
+        task = self._loop.create_task(self._linger(seconds))
+        _LINGERING.add(task)
+        task.add_done_callback(_LINGERING.discard)
+
+    async def _linger(self, seconds: float) -> None:
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            self.close()
+
+
+_LINGERING: set[asyncio.Task[None]] = set()
+"""Relays waiting to close after their call: held here so the tasks are not collected."""
