@@ -47,9 +47,9 @@ async def open_callers(
     browser = None
     if CallerKind.BROWSER in kinds:
         try:
-            from harness.callers.browser.caller import make_browser_caller
+            from harness.callers.browser.caller import BrowserSettings, make_browser_caller
 
-            browser = make_browser_caller(corpus)
+            browser = make_browser_caller(corpus, BrowserSettings(network=settings.network if settings else None))
             callers[CallerKind.BROWSER] = browser
         except ImportError as exc:
             log.warning("browser caller unavailable: %s", exc)

@@ -1,7 +1,8 @@
 """One WebRTC call of the reference agent: aiortc media and the ``oai-events`` channel.
 
 The conversation (turns, replies, interruptions, ground truth) is ``core.AgentCallCore``;
-this module carries it over WebRTC: received RTP is decoded at its (kernel) arrival,
+this module carries it over WebRTC: received RTP is decoded at its (kernel) arrival (a
+lost packet is heard as its silence, so the turn detector's positions stay the stream's),
 the reply timeline is paced out in 20 ms Opus frames, and the wire time of the packet
 carrying each sample is what the truth log records as the moment that sample left.
 """
@@ -14,6 +15,7 @@ import logging
 import time
 from typing import Any
 
+import numpy as np
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
@@ -21,6 +23,7 @@ from harness.agent.core import CUT_FADE_SAMPLES, AgentCallCore, PendingReply, Re
 from harness.agent.knobs import AgentKnobs
 from harness.agent.truth import TruthLog
 from harness.webrtc.arrivals import KernelArrivals
+from harness.webrtc.audio import Float32Audio
 from harness.webrtc.ice import loopback_only, rtc_configuration
 from harness.webrtc.playout import PacedAudioTrack, Playout
 from harness.webrtc.received import ReceivedStream
@@ -39,7 +42,7 @@ class AgentCall(AgentCallCore):
         super().__init__(call_id, index, knobs, truth, Playout(record=False), brain=brain)
         self.pc = RTCPeerConnection(rtc_configuration())
         self.track = PacedAudioTrack(self.playout)
-        self.stream = ReceivedStream(on_audio=self.on_audio)
+        self.stream = ReceivedStream(on_audio=self._on_received_audio)
         self.arrivals = KernelArrivals()
         self._send_tap: SendTap | None = None
         self._channel: Any = None
@@ -76,6 +79,9 @@ class AgentCall(AgentCallCore):
         await self.pc.close()
         if self.closed_callback is not None:
             self.closed_callback()
+        received = self.stream.stats()
+        self.truth.write("receive", call_id=self.call_id, packets=received.packets, lost=received.lost,
+                         late=received.late, duplicates=received.duplicates, jitter_ms=received.jitter_ms)
         self.write_call_end(reason)
 
     # ------------------------------------------------------------ transport hooks
@@ -96,6 +102,12 @@ class AgentCall(AgentCallCore):
 
     def _on_packet(self, packet: ArrivedPacket) -> None:
         self.stream.add(packet)
+
+    def _on_received_audio(self, samples: Float32Audio, index: int, arrival_ns: int) -> None:
+        gap = index - self.turns.position
+        if gap > 0:  # lost packets: their silence, so the detector's positions stay stream positions
+            self.on_audio(np.zeros(gap, dtype=np.float32), index - gap, arrival_ns)
+        self.on_audio(samples, index, arrival_ns)
 
     def _on_sent(self, packet: SentPacket) -> None:
         self.on_carried(lambda sample: carried_at(packet, sample), packet.timestamp + 960, lost=packet.lost)

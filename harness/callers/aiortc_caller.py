@@ -21,12 +21,19 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
 from harness.callers.activity import AgentActivity
-from harness.callers.base import CallArtifacts, CallerSettings, failed_artifacts, resolve_steps
+from harness.callers.base import (
+    CallArtifacts,
+    CallerSettings,
+    failed_artifacts,
+    network_of,
+    resolve_steps,
+)
 from harness.callers.script import PlayedClip, ResolvedStep, ScenarioPlayer, sent_utterance
 from harness.clock import SystemClock
 from harness.corpus.errors import CorpusError
 from harness.corpus.model import Corpus
 from harness.endpoints.base import EndpointError, WebRTCEndpoint
+from harness.endpoints.impaired import network_applied
 from harness.endpoints.registry import open_endpoint
 from harness.records import (
     CallerKind,
@@ -63,7 +70,9 @@ class AiortcCaller:
         except (CorpusError, OSError) as exc:
             return failed_artifacts(spec, CallerKind.AIORTC, started_at,
                                    Failure(kind=FailureKind.MISSING_CORPUS_ITEM, reason=str(exc)))
-        call = _Call(spec, steps, self.settings, open_endpoint(spec.endpoint, timeout_s=self.settings.signalling_timeout_s))
+        endpoint = open_endpoint(spec.endpoint, timeout_s=self.settings.signalling_timeout_s,
+                                 network=network_of(spec, self.settings.network), seed_key=spec.call_id)
+        call = _Call(spec, steps, self.settings, endpoint)
         return await call.run(started_at)
 
 
@@ -255,6 +264,7 @@ class _Call:
             send_timing=send_timing(self.track.handoff_errors_ns),
             failure=failure,
             dialect_info=dict(self.endpoint.info),
+            network=network_applied(self.endpoint, origin),
         )
         return CallArtifacts(recording=recording, caller_audio=caller_audio, received_audio=received)
 

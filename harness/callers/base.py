@@ -16,7 +16,7 @@ import numpy as np
 from harness.callers.script import PlayerSettings, ResolvedStep
 from harness.corpus.errors import CorpusError
 from harness.corpus.model import Corpus, load_audio
-from harness.records import CallerKind, CallRecording, CallSpec, Failure
+from harness.records import CallerKind, CallRecording, CallSpec, Failure, NetworkProfile
 from harness.webrtc.audio import SAMPLE_RATE, Float32Audio
 
 
@@ -42,6 +42,14 @@ class CallerSettings:
     signalling_timeout_s: float = 10.0
     stats_interval_s: float = 1.0
     player: PlayerSettings = dataclasses.field(default_factory=PlayerSettings)
+    network: NetworkProfile | None = None
+    """Emulated network between caller and endpoint (``--network``); a call's own
+    ``CallSpec.network`` (a ladder step) wins over it. ``None``: the direct path."""
+
+
+def network_of(spec: CallSpec, default: NetworkProfile | None) -> NetworkProfile | None:
+    """The network a call runs over: its own (a ladder step), else the run's."""
+    return spec.network if spec.network is not None else default
 
 
 class Caller(Protocol):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from harness.endpoints.base import WebRTCEndpoint
 from harness.endpoints.elevenlabs_agents import ElevenLabsAgentsEndpoint
 from harness.endpoints.gemini_live import GeminiLiveEndpoint
+from harness.endpoints.impaired import with_network
 from harness.endpoints.openai_realtime import OpenAIRealtimeEndpoint
 from harness.endpoints.openai_realtime_ws import OpenAIRealtimeWsEndpoint
 from harness.endpoints.pipecat import PipecatEndpoint
@@ -12,7 +13,7 @@ from harness.endpoints.twilio_media_streams import TwilioMediaStreamsEndpoint
 from harness.endpoints.websocket_pcm import WebSocketPcmEndpoint
 from harness.endpoints.whip import WhipEndpoint
 from harness.endpoints.ws_base import WsDialect
-from harness.records import Dialect, EndpointSpec
+from harness.records import Dialect, EndpointSpec, NetworkProfile
 
 ADAPTERS: dict[Dialect, type[WebRTCEndpoint]] = {
     Dialect.OPENAI_REALTIME: OpenAIRealtimeEndpoint,
@@ -39,7 +40,9 @@ def open_ws_endpoint(spec: EndpointSpec, *, timeout_s: float = 10.0) -> WsDialec
     return adapter(spec, timeout_s=timeout_s)
 
 
-def open_endpoint(spec: EndpointSpec, *, timeout_s: float = 10.0) -> WebRTCEndpoint:
+def open_endpoint(spec: EndpointSpec, *, timeout_s: float = 10.0, network: NetworkProfile | None = None,
+                  seed_key: str = "") -> WebRTCEndpoint:
+    """The dialect's adapter; with ``network``, behind the emulated network (seeded by ``seed_key``)."""
     try:
         adapter = ADAPTERS[spec.dialect]
     except KeyError:
@@ -48,4 +51,4 @@ def open_endpoint(spec: EndpointSpec, *, timeout_s: float = 10.0) -> WebRTCEndpo
                 f"dialect {spec.dialect} runs over WebSocket, not WebRTC: it is called by the websocket caller "
                 "(picked automatically for --caller aiortc)") from None
         raise NotImplementedError(f"dialect {spec.dialect} is not supported yet") from None
-    return adapter(spec, timeout_s=timeout_s)
+    return with_network(adapter(spec, timeout_s=timeout_s), network, seed_key)

@@ -112,7 +112,7 @@ class CallWorker:
                 settings = cfg.caller_settings
                 browser = BrowserCaller(self._corpus, BrowserSettings(
                     player=settings.player, signalling_timeout_s=settings.signalling_timeout_s,
-                    connect_timeout_s=settings.connect_timeout_s))
+                    connect_timeout_s=settings.connect_timeout_s, network=settings.network))
             except ImportError as exc:
                 log.warning("browser caller unavailable: %s", exc)
             else:

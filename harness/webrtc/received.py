@@ -105,7 +105,7 @@ class ReceivedStream:
         return self._chunks[0]
 
     def stats(self) -> ReceiveStats:
-        lost = max(0, self._expected - (self._packets - self._duplicates))
+        lost = max(0, self._expected - self._packets)  # duplicates never entered _packets
         return ReceiveStats(
             packets=self._packets,
             lost=lost + self._late,

@@ -41,7 +41,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from harness.callers.base import CallArtifacts, failed_artifacts, resolve_steps
+from harness.callers.base import CallArtifacts, failed_artifacts, network_of, resolve_steps
 from harness.callers.browser.call import BrowserCall
 from harness.callers.browser.gum import GumUnsupported, plan_capture
 from harness.callers.browser.pool import BrowserPool
@@ -95,7 +95,8 @@ class BrowserCaller:
             reason = exc.args[0] if exc.args else str(exc)
             return failed_artifacts(spec, CallerKind.BROWSER, started_at, Failure(kind=FailureKind.MISSING_CORPUS_ITEM, reason=str(reason)))
         try:
-            endpoint = open_endpoint(spec.endpoint, timeout_s=self.settings.signalling_timeout_s)
+            endpoint = open_endpoint(spec.endpoint, timeout_s=self.settings.signalling_timeout_s,
+                                     network=network_of(spec, self.settings.network), seed_key=spec.call_id)
         except NotImplementedError as exc:
             return failed_artifacts(spec, CallerKind.BROWSER, started_at, Failure(kind=FailureKind.CALLER_ERROR, reason=str(exc)))
         try:

@@ -36,6 +36,7 @@ from harness.callers.browser.clock_sync import ClockMapping, calibrate, fit_cont
 from harness.callers.browser.session import PageEvidence
 from harness.callers.script import ResolvedStep
 from harness.endpoints.base import WebRTCEndpoint
+from harness.endpoints.impaired import network_applied
 from harness.records import (
     CallerKind,
     CallRecording,
@@ -144,6 +145,7 @@ def assemble(ev: PageEvidence, call: CallContext, failure: Failure | None,
         heard_wav=HEARD_WAV if heard.size else "",
         heard_anchors=played_out,
         caller_info=info,
+        network=network_applied(call.endpoint, origin),
     )
     return CallArtifacts(recording=recording, caller_audio=sent_audio, received_audio=received,
                          heard_audio=heard)

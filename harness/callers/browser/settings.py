@@ -16,7 +16,7 @@ from harness.callers.browser.page_config import (
 from harness.callers.browser.pool import PoolSettings
 from harness.callers.browser.protocol import ConfigMessage
 from harness.callers.script import PlayerSettings, ResolvedStep
-from harness.records import SegmentationParams, StepKind
+from harness.records import NetworkProfile, SegmentationParams, StepKind
 from harness.webrtc.audio import SAMPLE_RATE
 
 __all__ = ["ICE_GATHERING_TIMEOUT_MS", "BrowserSettings", "call_time_bound_s", "config_message"]
@@ -54,6 +54,8 @@ class BrowserSettings:
     """Send through getUserMedia with Chromium's AEC/NS/AGC; fixed schedule, one browser
     per call, no live triggers (see ``gum`` for the limits)."""
     gum: GumSettings = dataclasses.field(default_factory=GumSettings)
+    network: NetworkProfile | None = None
+    """Emulated network (as ``CallerSettings.network``); a call's own profile wins."""
 
 
 def call_time_bound_s(steps: list[ResolvedStep], player: PlayerSettings) -> float:
