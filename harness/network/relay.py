@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from harness.network.link import Decision, LinkModel
-from harness.network.stamps import LinkLog, MediaStamp, rtp_header
+from harness.network.stamps import SEND_FAILED, LinkLog, MediaStamp, rtp_header
 from harness.records import NetworkApplied, NetworkProfile
 from harness.webrtc.arrivals import ANCILLARY_SPACE, enable_kernel_timestamps, kernel_arrival_ns
 
@@ -33,12 +33,17 @@ log = logging.getLogger(__name__)
 
 Address = tuple[str, int]
 MAX_DATAGRAM = 65535
+RECEIVE_BUFFER = 1 << 20
+"""Socket receive buffer asked for (the kernel caps it at net.core.rmem_max): room for
+the packets that arrive while the event loop is busy elsewhere."""
 EARLY_WAKE_S = 0.0005
 """Release timers are set this much before the release time: the event loop's epoll
 timeout has millisecond steps and wakes up to 1 ms late, so this centres the error."""
 LINGER_S = 3.0
-"""After hang-up, how long the relay keeps forwarding (a DTLS close_notify, the last
-RTCP) before it closes its ports; the figures are taken at hang-up."""
+"""After hang-up, how long the relay keeps forwarding control packets (a DTLS
+close_notify, an RTCP BYE) before it closes its ports."""
+DRAIN_LIMIT_S = 3.0
+"""At hang-up, the longest the relay waits for media it holds to be released."""
 
 
 class Side(StrEnum):
@@ -80,7 +85,7 @@ class Relay:
         self._for_endpoint: dict[Address, _Port] = {}
         self._caller_ip = "127.0.0.1"
         self._kernel_stamps = True
-        self._recording = True
+        self._media_open = True
         self.closed = False
 
     # ------------------------------------------------------------------ ports
@@ -106,6 +111,7 @@ class Relay:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             sock.setblocking(False)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
             sock.bind((bind_ip, 0))
         except OSError as exc:
             sock.close()
@@ -141,6 +147,8 @@ class Relay:
             model, link_log = self.down, self.down_log
             out = self._port(self._for_caller, Side.CALLER, source, self._caller_ip)
         header = rtp_header(data)
+        if header is not None and not self._media_open:
+            return  # after hang-up: the call's media is over, and both ends stop where the figures do
         decision = model.decide(arrival_ns, len(data), media=header is not None)
         stamp = None
         if header is not None:
@@ -148,9 +156,8 @@ class Relay:
             stamp = MediaStamp(ssrc=ssrc, seq=link_log.extend_seq(ssrc, seq), timestamp=timestamp,
                                payload_type=payload_type, arrival_ns=arrival_ns, decision=decision,
                                sent_ns=[None] * len(decision.releases))
-            if self._recording:
-                link_log.media.append(stamp)
-        elif self._recording:
+            link_log.media.append(stamp)
+        elif self._media_open:
             link_log.other_packets += 1
             link_log.other_lost += not decision.releases
         self._schedule(decision, out, data, port.stands_for, stamp)
@@ -173,7 +180,7 @@ class Relay:
             out.sock.sendto(data, destination)
         except OSError as exc:  # a full socket buffer or a vanished peer: the packet is lost
             log.debug("relay send to %s: %s", destination, exc)
-            return
+            sent = SEND_FAILED
         if stamp is not None:
             stamp.sent_ns[copy] = sent
 
@@ -189,9 +196,16 @@ class Relay:
         return NetworkApplied(profile=self.profile, up=self.up_log.summarize(origin_ns),
                               down=self.down_log.summarize(origin_ns))
 
-    def stop_recording(self) -> None:
-        """Packets from now on are forwarded as before but left out of the figures."""
-        self._recording = False
+    async def hang_up(self, limit_s: float = DRAIN_LIMIT_S) -> None:
+        """End the call's media: new RTP is no longer forwarded (control packets still
+        are), and what the relay holds is released before this returns (at most
+        ``limit_s``), so the figures cover exactly the packets either end received."""
+        self._media_open = False
+        pending = [r for log_ in (self.up_log, self.down_log) for s in log_.media if not s.settled
+                   for r in s.decision.releases]
+        if pending:
+            wait_s = (max(pending) - time.monotonic_ns()) / 1e9 + 0.005
+            await asyncio.sleep(min(max(wait_s, 0.0), limit_s))
 
     def close(self) -> None:
         if self.closed:
