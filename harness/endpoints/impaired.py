@@ -18,6 +18,7 @@ from harness.endpoints.base import EndpointError, WebRTCEndpoint
 from harness.network.relay import Relay, RelayError
 from harness.network.sdp import clock_rates, relayable, rewrite
 from harness.records import EndpointEvent, FailureKind, NetworkApplied, NetworkProfile
+from harness.webrtc.ice import is_loopback_url
 
 
 class ImpairedEndpoint(WebRTCEndpoint):
@@ -33,7 +34,7 @@ class ImpairedEndpoint(WebRTCEndpoint):
         self.relay: Relay | None = None
 
     async def exchange(self, offer_sdp: str) -> str:
-        relay = self.relay = Relay(self.profile, self.seed_key)
+        relay = self.relay = Relay(self.profile, self.seed_key, local_endpoint=is_loopback_url(self.spec.url))
         callers = relayable(offer_sdp, host_only=True)
         if not callers:
             raise EndpointError(FailureKind.CALLER_ERROR,
@@ -63,12 +64,14 @@ class ImpairedEndpoint(WebRTCEndpoint):
         return self.inner.map_message(message, t_ns)
 
     async def close(self) -> None:
-        """Hang up with the endpoint; the relay's figures stop here, its ports linger briefly."""
+        """Hang up with the endpoint; the call's media ends at the relay (what it holds is
+        released first, so the figures match what each end got); its ports linger briefly
+        for the control packets of the hang-up."""
         try:
             await self.inner.close()
         finally:
             if self.relay is not None:
-                self.relay.stop_recording()
+                await self.relay.hang_up()
                 self.relay.close_later()
 
     def applied(self, origin_ns: int) -> NetworkApplied | None:

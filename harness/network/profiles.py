@@ -147,7 +147,7 @@ def build_profile(name: str, fields: Iterable[tuple[str, str]], base: NetworkPro
         (directed[direction] if direction else plain)[attribute] = value
     links = {}
     for d in _DIRECTIONS:
-        link = dataclasses.replace(getattr(base, d), **plain, **directed[d])
+        link = dataclasses.replace(getattr(base, d), **{**plain, **directed[d]})
         _check_link(link, f"{d}." if directed[d] else "")
         links[d] = link
     return NetworkProfile(name=name, up=links["up"], down=links["down"], seed=seed,

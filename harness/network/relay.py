@@ -32,6 +32,7 @@ from harness.webrtc.arrivals import ANCILLARY_SPACE, enable_kernel_timestamps, k
 log = logging.getLogger(__name__)
 
 Address = tuple[str, int]
+LOOPBACK = "127.0.0.1"
 MAX_DATAGRAM = 65535
 RECEIVE_BUFFER = 1 << 20
 """Socket receive buffer asked for (the kernel caps it at net.core.rmem_max): room for
@@ -70,9 +71,17 @@ class RelayError(Exception):
 
 
 class Relay:
-    """One call's relay; all its ports live in the event loop that created it."""
+    """One call's relay; all its ports live in the event loop that created it.
 
-    def __init__(self, profile: NetworkProfile, seed_key: str, clock_rates: dict[int, int] | None = None) -> None:
+    Ports the caller sends to are bound on 127.0.0.1 (the caller shares this host, and
+    any of its sockets can reach loopback). Ports the endpoint sends to are bound on
+    127.0.0.1 too when the endpoint is on this host (``local_endpoint``), so a local
+    call never leaves loopback; for a remote endpoint they are bound on all interfaces
+    and announced at the address of the caller candidate they stand for.
+    """
+
+    def __init__(self, profile: NetworkProfile, seed_key: str, *, local_endpoint: bool = True,
+                 clock_rates: dict[int, int] | None = None) -> None:
         self.profile = profile
         material = f"{profile.seed}:{seed_key}"
         self.up = LinkModel(profile.up, f"{material}:up")
@@ -83,7 +92,7 @@ class Relay:
         self._loop_offset_s = self._loop.time() - time.monotonic()
         self._for_caller: dict[Address, _Port] = {}
         self._for_endpoint: dict[Address, _Port] = {}
-        self._caller_ip = "127.0.0.1"
+        self._endpoint_facing_ip = LOOPBACK if local_endpoint else "0.0.0.0"
         self._kernel_stamps = True
         self._media_open = True
         self.closed = False
@@ -91,14 +100,14 @@ class Relay:
     # ------------------------------------------------------------------ ports
 
     def stand_in_for_caller(self, caller: Address) -> Address:
-        """The relay port the endpoint reaches ``caller`` at (bound on the caller's own IP)."""
-        if not self._for_endpoint:
-            self._caller_ip = caller[0]
-        return self._port(self._for_endpoint, Side.ENDPOINT, caller, caller[0]).address
+        """The address the endpoint is told to reach ``caller`` at (a relay port)."""
+        port = self._port(self._for_endpoint, Side.ENDPOINT, caller, self._endpoint_facing_ip)
+        host, number = port.address
+        return (caller[0] if host == "0.0.0.0" else host), number
 
     def stand_in_for_endpoint(self, endpoint: Address) -> Address:
-        """The relay port the caller reaches ``endpoint`` at (bound beside the caller)."""
-        return self._port(self._for_caller, Side.CALLER, endpoint, self._caller_ip).address
+        """The address the caller is told to reach ``endpoint`` at (a relay port on loopback)."""
+        return self._port(self._for_caller, Side.CALLER, endpoint, LOOPBACK).address
 
     def set_clock_rates(self, rates: dict[int, int]) -> None:
         self.up_log.clock_rates.update(rates)
@@ -142,10 +151,10 @@ class Relay:
     def _ingress(self, port: _Port, data: bytes, source: Address, arrival_ns: int) -> None:
         if port.side is Side.CALLER:
             model, link_log = self.up, self.up_log
-            out = self._port(self._for_endpoint, Side.ENDPOINT, source, source[0])
+            out = self._port(self._for_endpoint, Side.ENDPOINT, source, self._endpoint_facing_ip)
         else:
             model, link_log = self.down, self.down_log
-            out = self._port(self._for_caller, Side.CALLER, source, self._caller_ip)
+            out = self._port(self._for_caller, Side.CALLER, source, LOOPBACK)
         header = rtp_header(data)
         if header is not None and not self._media_open:
             return  # after hang-up: the call's media is over, and both ends stop where the figures do

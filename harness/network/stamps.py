@@ -18,6 +18,8 @@ import numpy as np
 from harness.network.link import Decision, Fate
 from harness.records import LinkApplied
 
+SEND_FAILED = -1
+"""``sent_ns`` of a copy whose ``sendto`` failed (a full buffer, a vanished peer): lost."""
 DEFAULT_CLOCK_RATE = 48_000
 """RTP clock of a payload type the SDP did not name (Opus's, which WebRTC audio uses)."""
 
@@ -32,7 +34,7 @@ class MediaStamp:
     arrival_ns: int
     decision: Decision
     sent_ns: list[int | None] = field(default_factory=list)
-    """When each copy was handed to the socket; ``None`` until then (or if it failed)."""
+    """When each copy was handed to the socket; ``None`` until then, ``SEND_FAILED`` if it failed."""
 
     @property
     def settled(self) -> bool:
@@ -84,15 +86,15 @@ class LinkLog:
             return LinkApplied(in_flight=len(self.media), other_packets=self.other_packets,
                                other_lost=self.other_lost)
         fates = Counter(s.decision.fate for s in settled)
-        sent = [(t, s) for s in settled for t in s.sent_ns if t is not None]
+        sent = [(t, s) for s in settled for t in s.sent_ns if t is not None and t != SEND_FAILED]
         delays = np.array([t - s.arrival_ns for t, s in sent], dtype=np.float64) / 1e6
         late = np.array([t - planned for s in settled
-                         for t, planned in zip(s.sent_ns, s.decision.releases, strict=True) if t is not None],
-                        dtype=np.float64) / 1e6
+                         for t, planned in zip(s.sent_ns, s.decision.releases, strict=True)
+                         if t is not None and t != SEND_FAILED], dtype=np.float64) / 1e6
         main_ssrc = Counter(s.ssrc for s in settled).most_common(1)[0][0]
         main = [s for s in settled if s.ssrc == main_ssrc]
         released = sorted(((t, s) for t, s in sent if s.ssrc == main_ssrc), key=lambda x: x[0])
-        lost = len(settled) - fates[Fate.DELIVERED]
+        lost = len(settled) - len({id(s) for _, s in sent})
         return LinkApplied(
             packets=len(settled),
             delivered=len(sent),
@@ -184,5 +186,8 @@ def _trace(main: list[MediaStamp], origin_ns: int) -> tuple[tuple[int, int, int 
         arrival = stamp.arrival_ns - origin_ns
         if not stamp.decision.releases:
             rows.append((stamp.seq, arrival, None))
-        rows.extend((stamp.seq, arrival, t - origin_ns) for t in stamp.sent_ns if t is not None)
+        sent = [t for t in stamp.sent_ns if t is not None and t != SEND_FAILED]
+        if stamp.decision.releases and not sent:
+            rows.append((stamp.seq, arrival, None))
+        rows.extend((stamp.seq, arrival, t - origin_ns) for t in sent)
     return tuple(rows)
