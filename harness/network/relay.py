@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import logging
 import socket
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from harness.network.link import Decision, LinkModel
@@ -37,8 +40,8 @@ MAX_DATAGRAM = 65535
 RECEIVE_BUFFER = 1 << 20
 """Socket receive buffer asked for (the kernel caps it at net.core.rmem_max): room for
 the packets that arrive while the event loop is busy elsewhere."""
-EARLY_WAKE_S = 0.0005
-"""Release timers are set this much before the release time: the event loop's epoll
+EARLY_WAKE_NS = 500_000
+"""Packets are released up to this much before their time: the event loop's epoll
 timeout has millisecond steps and wakes up to 1 ms late, so this centres the error."""
 LINGER_S = 3.0
 """After hang-up, how long the relay keeps forwarding control packets (a DTLS
@@ -66,6 +69,54 @@ class _Port:
         return str(host), int(port)
 
 
+@dataclass(order=True, slots=True)
+class _Pending:
+    release_ns: int
+    order: int
+    """Arrival order: packets due at the same time leave in the order they came."""
+    out: _Port = field(compare=False)
+    data: bytes = field(compare=False)
+    destination: Address = field(compare=False)
+    stamp: MediaStamp | None = field(compare=False)
+    copy: int = field(compare=False)
+
+
+class _ReleaseQueue:
+    """One direction's held packets, released in (release time, arrival) order by one timer.
+
+    A timer per packet would let a packet due now overtake one whose timer has not fired
+    yet, reordering a link that must keep its order; here the earliest is always first.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, send: Callable[[_Pending], None]) -> None:
+        self._loop = loop
+        self._offset_s = loop.time() - time.monotonic()
+        self._send = send
+        self._heap: list[_Pending] = []
+        self._timer: asyncio.TimerHandle | None = None
+
+    def push(self, pending: _Pending) -> None:
+        heapq.heappush(self._heap, pending)
+        if self._heap[0] is pending:
+            self._release_due()
+
+    def _release_due(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        due = time.monotonic_ns() + EARLY_WAKE_NS
+        while self._heap and self._heap[0].release_ns <= due:
+            self._send(heapq.heappop(self._heap))
+        if self._heap:
+            when = self._heap[0].release_ns / 1e9 + self._offset_s - EARLY_WAKE_NS / 1e9
+            self._timer = self._loop.call_at(when, self._release_due)
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._heap.clear()
+
+
 class RelayError(Exception):
     """The relay could not open a port (the message says which address)."""
 
@@ -89,7 +140,9 @@ class Relay:
         self.up_log = LinkLog(clock_rates)
         self.down_log = LinkLog(clock_rates)
         self._loop = asyncio.get_running_loop()
-        self._loop_offset_s = self._loop.time() - time.monotonic()
+        self._order = itertools.count()
+        self._up_queue = _ReleaseQueue(self._loop, self._send)
+        self._down_queue = _ReleaseQueue(self._loop, self._send)
         self._for_caller: dict[Address, _Port] = {}
         self._for_endpoint: dict[Address, _Port] = {}
         self._endpoint_facing_ip = LOOPBACK if local_endpoint else "0.0.0.0"
@@ -173,25 +226,21 @@ class Relay:
 
     def _schedule(self, decision: Decision, out: _Port, data: bytes, destination: Address,
                   stamp: MediaStamp | None) -> None:
-        now = time.monotonic_ns()
+        queue = self._up_queue if out.side is Side.ENDPOINT else self._down_queue
         for copy, release in enumerate(decision.releases):
-            if release <= now:
-                self._send(out, data, destination, stamp, copy)
-            else:
-                self._loop.call_at(release / 1e9 + self._loop_offset_s - EARLY_WAKE_S, self._send, out, data,
-                                   destination, stamp, copy)
+            queue.push(_Pending(release, next(self._order), out, data, destination, stamp, copy))
 
-    def _send(self, out: _Port, data: bytes, destination: Address, stamp: MediaStamp | None, copy: int) -> None:
+    def _send(self, pending: _Pending) -> None:
         if self.closed:
             return
         sent = time.monotonic_ns()
         try:
-            out.sock.sendto(data, destination)
+            pending.out.sock.sendto(pending.data, pending.destination)
         except OSError as exc:  # a full socket buffer or a vanished peer: the packet is lost
-            log.debug("relay send to %s: %s", destination, exc)
+            log.debug("relay send to %s: %s", pending.destination, exc)
             sent = SEND_FAILED
-        if stamp is not None:
-            stamp.sent_ns[copy] = sent
+        if pending.stamp is not None:
+            pending.stamp.sent_ns[pending.copy] = sent
 
     # ------------------------------------------------------------- lifecycle
 
@@ -220,6 +269,8 @@ class Relay:
         if self.closed:
             return
         self.closed = True
+        self._up_queue.cancel()
+        self._down_queue.cancel()
         for port in (*self._for_caller.values(), *self._for_endpoint.values()):
             with contextlib.suppress(Exception):
                 self._loop.remove_reader(port.sock.fileno())
