@@ -26,6 +26,7 @@ from harness.endpoints.config import endpoint_redactor
 from harness.endpoints.transport import caller_for
 from harness.metrics.breakdown import ENDPOINTING_DELAY, GENERATION_DELAY
 from harness.metrics.latency import NO_RESPONSE, TURN_LATENCY
+from harness.network.profiles import describe
 from harness.records import (
     CallerKind,
     CallRecording,
@@ -33,7 +34,10 @@ from harness.records import (
     EndpointSpec,
     Failure,
     FailureKind,
+    LinkApplied,
     Measurement,
+    NetworkApplied,
+    NetworkProfile,
     Scenario,
     Step,
     StepKind,
@@ -125,6 +129,8 @@ class CheckSettings:
     connect_timeout_s: float = 15.0
     max_reply_s: float = 10.0
     """A reply longer than this is cut short: the probe needs its onset, not all of it."""
+    network: NetworkProfile | None = None
+    """Probe through the emulated network (``--network``); the table says what it did."""
 
     @property
     def overall_timeout_s(self) -> float:
@@ -152,6 +158,7 @@ async def run_check(spec: EndpointSpec, corpus: Corpus, settings: CheckSettings 
         signalling_timeout_s=settings.signalling_timeout_s,
         connect_timeout_s=settings.connect_timeout_s,
         player=PlayerSettings(max_reply_s=settings.max_reply_s),
+        network=settings.network,
     )
     kind = caller_for(spec.dialect, CallerKind.AIORTC)
     caller: Caller = (WebSocketCaller(corpus, caller_settings) if kind is CallerKind.WEBSOCKET
@@ -193,6 +200,8 @@ def report_from_call(spec: EndpointSpec, scenario: Scenario, artifacts: CallArti
         _reply(rec, measurements),
         _events(rec),
     ]
+    if rec.network is not None:
+        items.append(_network(rec.network))
     problems = [f"{failure.kind}: {redact(failure.reason)}"] if failure is not None else []
     problems += [f"{m.metric} (turn {m.turn}): {redact(m.reason or 'failed')}"
                  for m in measurements if m.passed is False and m.metric != "call_failed"]
@@ -282,6 +291,20 @@ def _reply(rec: CallRecording, measurements: tuple[Measurement, ...]) -> CheckIt
     if not rec.sent:
         return CheckItem(name="agent replied", status=CheckStatus.SKIPPED, detail="nothing was said")
     return CheckItem(name="agent replied", status=CheckStatus.FAIL, detail="no reply (no agent audio to analyse)")
+
+
+def _network(applied: NetworkApplied) -> CheckItem:
+    """What the emulated network did (reported, not judged: the profile asked for it)."""
+    def link(name: str, a: LinkApplied) -> str:
+        if a.packets == 0:
+            return f"{name} no audio packets"
+        delay = "" if a.delay_p50_ms is None else f", delay p50 {a.delay_p50_ms:.0f} ms p99 {a.delay_p99_ms:.0f} ms"
+        jitter = "" if a.jitter_ms is None else f", jitter {a.jitter_ms:.1f} ms"
+        return f"{name} {a.packets} packets, {a.lost} lost ({a.lost / a.packets:.1%}){delay}{jitter}"
+
+    return CheckItem(name="network", status=CheckStatus.INFO,
+                     detail=f"{describe(applied.profile)}; applied: {link('up', applied.up)}; "
+                            f"{link('down', applied.down)}")
 
 
 def _events(rec: CallRecording) -> CheckItem:

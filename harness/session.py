@@ -32,8 +32,9 @@ from harness.executors.worker import WorkerConfig
 from harness.exit_codes import EXIT_FAILURES
 from harness.gate import GateError, check_gate_inputs
 from harness.lifecycle import CallFinished, RunDescription, RunLifecycle
+from harness.network.ladder import on_ladder
 from harness.plan import plan
-from harness.records import CallerKind, CallResult, EndpointSpec, MetricSummary
+from harness.records import CallerKind, CallResult, EndpointSpec, MetricSummary, NetworkProfile
 from harness.scenario.loader import load_all
 from harness.slo.rules import SloFile
 from harness.store.run_folder import (
@@ -75,6 +76,8 @@ class RunRequest:
     validity: ValiditySettings = dataclasses.field(default_factory=ValiditySettings)
     include_disturbed: bool = False
     """Count disturbed calls in the summary, the SLO verdicts and the baseline comparison."""
+    network_ladder: tuple[NetworkProfile, ...] = ()
+    """Run every planned call once per profile (``--network-ladder``); empty: once."""
 
 
 def _gate_inputs(slo: Path | None, baseline: Path | None) -> SloFile | None:
@@ -127,6 +130,7 @@ async def run_and_report(request: RunRequest, console: Console) -> int:
     if not scenarios and not errors:
         raise UsageError(f"no scenario files found under {', '.join(map(str, request.paths))}")
     run_plan = plan(scenarios, endpoints, callers, request.repeat, errors, request.routes)
+    run_plan = dataclasses.replace(run_plan, specs=on_ladder(run_plan.specs, request.network_ladder))
     slo = _gate_inputs(request.slo, request.baseline)
     config = WorkerConfig(corpus_dir=corpus.root, caller_kinds=tuple(callers),
                           caller_settings=request.caller_settings, validity=request.validity)

@@ -77,6 +77,11 @@ def run_command(
     guard: Annotated[list[str] | None, typer.Option(
         help="Validity guard threshold NAME=MS or NAME=off (repeatable), e.g. send_p99_ms=8; "
         "see docs/validity.md.")] = None,
+    network: Annotated[str | None, typer.Option(
+        help="Emulated network between caller and endpoint: a profile name (wifi-good, 4g, 3g-lossy, "
+             "congested) or fields like delay=50ms,jitter=10ms,loss=2% (docs/network.md).")] = None,
+    network_ladder: Annotated[str | None, typer.Option(
+        help="Run every call once per profile, e.g. clean,4g,3g-lossy,congested.")] = None,
 ) -> None:
     """Run scenarios against endpoints and write a run folder.
 
@@ -84,6 +89,7 @@ def run_command(
     is flagged in every report and counts like a failed call for the exit code (1).
     """
     from harness.callers.base import CallerSettings
+    from harness.network.profiles import ProfileError, parse_ladder, parse_profile
     from harness.session import RunRequest, UsageError, run_and_report
     from harness.validity import ValiditySettings
 
@@ -92,13 +98,21 @@ def run_command(
     except ValueError as exc:
         console.print(f"[red]error:[/red] --guard: {exc}")
         raise typer.Exit(EXIT_USAGE) from None
+    try:
+        if network is not None and network_ladder is not None:
+            raise ProfileError("give --network or --network-ladder, not both")
+        profile = parse_profile(network) if network is not None else None
+        ladder = parse_ladder(network_ladder) if network_ladder is not None else ()
+    except ProfileError as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(EXIT_USAGE) from None
     request = RunRequest(
         paths=tuple(paths), endpoints=tuple(endpoint), callers=tuple(caller), repeat=repeat,
         concurrency=concurrency, out=out, endpoints_file=endpoints_file, corpus=corpus,
         argv=tuple(sys.argv),
         caller_settings=CallerSettings(signalling_timeout_s=signalling_timeout,
-                                       connect_timeout_s=connect_timeout),
-        slo=slo, baseline=baseline, run_id=run_id, workers=workers, ray=ray,
+                                       connect_timeout_s=connect_timeout, network=profile),
+        slo=slo, baseline=baseline, run_id=run_id, workers=workers, ray=ray, network_ladder=ladder,
         scoring_workers=scoring_workers, validity=validity, include_disturbed=include_disturbed,
     )
     try:

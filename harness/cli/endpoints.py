@@ -72,12 +72,21 @@ def check_command(
                                                       help="Seconds to wait for the SDP answer.")] = 10.0,
     connect_timeout: Annotated[float, typer.Option(min=0.1, max=MAX_WAIT_S, callback=_finite,
                                                    help="Seconds to wait for media to connect.")] = 15.0,
+    network: Annotated[str | None, typer.Option(
+        help="Probe through an emulated network: a profile name (4g, ...) or fields like "
+             "delay=50ms,loss=2% (docs/network.md).")] = None,
 ) -> None:
     """One short call (say a question, listen for a reply) and a table of what works."""
     from harness.corpus.defaults import default_corpus
     from harness.corpus.errors import CorpusError
     from harness.corpus.model import load_corpus
+    from harness.network.profiles import ProfileError, parse_profile
     from harness.probe import CheckSettings, run_check
+
+    try:
+        profile = parse_profile(network) if network is not None else None
+    except ProfileError as exc:
+        raise _usage_error(str(exc)) from None
 
     try:
         spec = resolve_endpoint(endpoint, endpoints_file)
@@ -90,7 +99,7 @@ def check_command(
         raise _usage_error(str(exc)) from None
     settings = CheckSettings(
         utterance=utterance, reply_timeout_ms=round(reply_timeout * 1000),
-        signalling_timeout_s=signalling_timeout, connect_timeout_s=connect_timeout,
+        signalling_timeout_s=signalling_timeout, connect_timeout_s=connect_timeout, network=profile,
     )
     report = asyncio.run(run_check(spec, loaded, settings))
     _console().print(report.table())

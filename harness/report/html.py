@@ -20,6 +20,7 @@ import jinja2
 from harness.fmt import fmt_value
 from harness.records import EventKind, Measurement, VerdictStatus
 from harness.report.context import CallEntry, ReportContext
+from harness.report.network import PANELS, network_section
 from harness.report.plots import cdf_png, cutoff_curve_png, cutoff_points
 from harness.report.regions import region_latency
 from harness.report.soak import soak_view
@@ -137,6 +138,7 @@ def render_html(ctx: ReportContext, timelines: Mapping[str, bytes] | None = None
         max_timelines=max_timelines,
         problems=ctx.problems,
         soak=_soak(ctx),
+        network=_network_view(ctx),
     )
 
 
@@ -146,6 +148,14 @@ def _soak(ctx: ReportContext) -> dict[str, object] | None:
     if view is None:
         return None
     return {"view": view, "series": _data_uri(view.series_png)}
+
+
+def _network_view(ctx: ReportContext) -> dict[str, object] | None:
+    section = network_section(ctx)
+    if section is None:
+        return None
+    return {"profiles": section.profiles, "rows": section.rows, "panels": PANELS,
+            "figures": {e: _data_uri(png) for e, png in section.figures.items()}}
 
 
 def write_html(ctx: ReportContext, timelines: Mapping[str, bytes] | None = None,

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from harness.records import CallRecording, Measurement, Timeline
 
-__all__ = ["CUTOFF_PAUSE", "cdf_png", "cutoff_curve_png", "timeline_png"]
+__all__ = ["CUTOFF_PAUSE", "cdf_png", "cutoff_curve_png", "png", "timeline_png"]
 
 CUTOFF_PAUSE = re.compile(r"^cutoff_pause_(\d+)ms$")
 """The endpointing family's per-pause cutoff metric (``cutoff_pause_700ms``)."""
@@ -36,6 +36,10 @@ def _png(fig: Figure, dpi: int = 80) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
+
+
+png = _png
+"""A figure as PNG bytes, for the report's other figure modules."""
 
 
 def cdf_png(metric: str, unit: str, groups: Mapping[str, Sequence[float]]) -> bytes:
