@@ -25,6 +25,7 @@ import asyncio
 import dataclasses
 import itertools
 import statistics
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -134,10 +135,7 @@ def test_uplink_loss_and_jitter_agree_with_the_agents_receive_log(corpus: Corpus
     assert art.recording.failure is None, art.recording.failure
     net = art.recording.network
     assert net is not None
-    rows = [r for r in read_truth(Path(agent.truth_log))
-            if r.get("kind") == "receive" and r.get("call_id") == agent_call_id(art)]
-    assert len(rows) == 1, rows
-    received = rows[0]
+    received = _receive_truth(Path(agent.truth_log), agent_call_id(art))
     up = net.up
     delivered = sorted({seq for seq, _, release in up.trace if release is not None})
     window = range(delivered[0], delivered[-1] + 1)
@@ -153,6 +151,17 @@ def test_uplink_loss_and_jitter_agree_with_the_agents_receive_log(corpus: Corpus
     assert received["jitter_ms"] == pytest.approx(up.jitter_ms, rel=0.1, abs=1.0), report
     assert up.lost / up.packets == pytest.approx(0.05, abs=0.025), report
     assert net.down.lost == 0 and net.down.reordered == 0, report
+
+
+def _receive_truth(truth_log: Path, call_id: str, timeout_s: float = 10.0) -> dict[str, object]:
+    """The agent's receive statistics, logged when it sees the hang-up (give it a moment)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        rows = [r for r in read_truth(truth_log) if r.get("kind") == "receive" and r.get("call_id") == call_id]
+        if rows or time.monotonic() > deadline:
+            assert len(rows) == 1, f"the agent logged {len(rows)} receive rows for {call_id}"
+            return dict(rows[0])
+        time.sleep(0.2)
 
 
 def _echo_scenario(corpus: Corpus, name: str) -> Scenario:
