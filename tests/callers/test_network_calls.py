@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
+import re
 import statistics
 import time
 from collections.abc import Sequence
@@ -215,3 +216,23 @@ def test_along_the_ladder_latency_keeps_its_error_and_pesq_falls(corpus: Corpus,
     assert max(flat) <= CLEAN_MAX_MS, errors
     names = [p.name for p in ladder]
     assert all(pesq[a] > pesq[b] for a, b in itertools.pairwise(names)), pesq
+
+
+def test_endpoints_check_through_the_network_for_the_other_dialects(corpus: Corpus, start_agent) -> None:  # type: ignore[no-untyped-def]
+    """Any dialect works behind the relay (its candidates are rewritten in its own SDP
+    exchange): the probe is usable over WHIP and Pipecat signalling and its table shows
+    what the network did."""
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+
+    agent = start_agent("--delay", "200")
+    for dialect, route in (("whip", "/whip"), ("pipecat", "")):
+        result = CliRunner().invoke(app, ["endpoints", "check", f"{dialect}+{agent.url}{route}",
+                                          "--reply-timeout", "4", "--network", "delay=50ms,seed=3"])
+        out = " ".join(result.output.split())
+        print(out[-400:])
+        assert result.exit_code == 0, out
+        match = re.search(r"applied: up (\d+) packets, 0 lost \(0\.0%\), delay p50 (\d+) ms", out)
+        assert match is not None and int(match.group(1)) > 50, out
+        assert 50 <= int(match.group(2)) <= 53, out

@@ -50,8 +50,9 @@ def rtp(seq: int, payload: bytes) -> bytes:
     return struct.pack("!BBHII", 0x80, 111, seq & 0xFFFF, (seq * SAMPLES_PER_PACKET) & 0xFFFFFFFF, SSRC) + payload
 
 
-async def _stream(profile: str, packets: int, pps: float, payload_bytes: int, seed: str) -> StreamResult:
-    relay = Relay(parse_profile(profile), seed)
+async def _stream(profile: str, packets: int, pps: float, payload_bytes: int, seed: str,
+                  local_endpoint: bool) -> StreamResult:
+    relay = Relay(parse_profile(profile), seed, local_endpoint=local_endpoint)
     loop = asyncio.get_running_loop()
     tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -61,7 +62,8 @@ async def _stream(profile: str, packets: int, pps: float, payload_bytes: int, se
             s.setblocking(False)
         rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         assert enable_kernel_timestamps(rx)
-        relay.stand_in_for_caller(tx.getsockname())
+        announced = relay.stand_in_for_caller(tx.getsockname())
+        assert announced[0] == "127.0.0.1"  # bound on all interfaces for a remote endpoint, announced here
         to_endpoint = relay.stand_in_for_endpoint(rx.getsockname())
         got = Received()
 
@@ -103,9 +105,9 @@ async def _stream(profile: str, packets: int, pps: float, payload_bytes: int, se
 
 
 def run_stream(profile: str, packets: int, pps: float = 50.0, payload_bytes: int = 160,
-               seed: str = "synthetic") -> StreamResult:
+               seed: str = "synthetic", local_endpoint: bool = True) -> StreamResult:
     """Send ``packets`` RTP packets at ``pps`` caller -> endpoint through a relay with ``profile``."""
-    return asyncio.run(_stream(profile, packets, pps, payload_bytes, seed))
+    return asyncio.run(_stream(profile, packets, pps, payload_bytes, seed, local_endpoint))
 
 
 def loss_runs(seqs_received: list[int], sent: int) -> list[int]:

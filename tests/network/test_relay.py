@@ -98,3 +98,14 @@ def test_a_bandwidth_cap_below_the_stream_queues_then_drops() -> None:
     assert tail_loss == pytest.approx(0.5, abs=0.08)
     assert result.up.lost == result.up.lost_queue == result.sent - len(set(got.seqs))
     assert result.up.queue_delay_max_ms is not None and 150 < result.up.queue_delay_max_ms <= 200 + 40
+
+
+def test_a_remote_endpoints_ports_listen_on_every_interface_and_pass_everything() -> None:
+    """With no impairment every packet arrives, in order, and the figures say so; the
+    endpoint-facing port of a remote endpoint is bound on 0.0.0.0 (here reached over
+    loopback, so the traffic still stays on this host)."""
+    result = run_stream("clean", packets=200, pps=500, local_endpoint=False)
+    assert result.received.seqs == list(range(200))
+    up = result.up
+    assert (up.packets, up.delivered, up.lost, up.reordered, up.in_flight) == (200, 200, 0, 0, 0)
+    assert up.delay_p50_ms is not None and up.delay_p50_ms < 5.0
