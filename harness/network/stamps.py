@@ -169,7 +169,7 @@ def _bursts(main: list[MediaStamp]) -> tuple[tuple[int, int], ...]:
     runs: Counter[int] = Counter()
     run = 0
     for stamp in sorted(main, key=lambda s: s.seq):
-        if stamp.decision.fate is Fate.DELIVERED:
+        if any(t is not None and t != SEND_FAILED for t in stamp.sent_ns):
             if run:
                 runs[run] += 1
             run = 0
