@@ -22,6 +22,7 @@ import concurrent.futures
 import contextlib
 import itertools
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -111,6 +112,7 @@ class RelayProcess:
     """The parent's handle on its relay process (thread-safe; any event loop may use it)."""
 
     def __init__(self) -> None:
+        self.owner_pid = os.getpid()
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "harness.network.relay_process"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -202,7 +204,7 @@ def relay_process() -> RelayProcess:
     """This process's relay process, started (or restarted after a death) on demand."""
     global _process
     with _process_lock:
-        if _process is None or _process.dead:
+        if _process is None or _process.dead or _process.owner_pid != os.getpid():  # a forked child needs its own
             _process = RelayProcess()
             atexit.register(_process.close)
         return _process
