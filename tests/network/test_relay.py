@@ -40,12 +40,12 @@ def test_random_uplink_loss_is_five_percent_and_the_applied_figures_agree() -> N
 
 @pytest.mark.parametrize("profile", ["ge_p=5%,ge_r=30%", "loss=1%,ge_p=3%,ge_r=40%,ge_loss=80%"])
 def test_gilbert_elliott_mean_burst_matches_the_model(profile: str) -> None:
-    result = run_stream(profile, packets=8000, pps=2000)
+    result = run_stream(profile, packets=6000, pps=2000)
     runs = loss_runs(result.received.seqs, result.sent)
     model = expected_mean_burst(parse_profile(profile).up)
     observed = statistics.fmean(runs)
     print(f"{profile}: {len(runs)} bursts, mean {observed:.2f} packets, model {model:.2f}")
-    assert len(runs) > 200
+    assert len(runs) > 150
     assert observed == pytest.approx(model, rel=0.2)
     histogram = {length: runs.count(length) for length in set(runs)}
     assert dict(result.up.burst_lengths) == histogram  # the relay's histogram is what arrived
@@ -78,20 +78,22 @@ def test_jitter_the_receiver_sees_is_what_the_relay_applied() -> None:
 
 def test_a_bandwidth_cap_below_the_stream_queues_then_drops() -> None:
     """RTP packets of 212 bytes at 50/s (240 bytes, 96 kbit/s as IP packets) into a
-    48 kbit/s cap with a 200 ms queue: each packet needs 40 ms of tokens, so once the
-    bucket is spent the one-way delay at the receiver grows 40 - 20 = 20 ms a packet, no
-    packet is lost before the queue is full, then half of them are (1 - 48/96)."""
+    48 kbit/s cap with a 200 ms queue. Once the bucket's 1500 bytes are spent, packets
+    leave one per 40 ms of tokens (the receiver sees them 40 ms apart, whatever the
+    sender's own timing), so the one-way delay grows ~20 ms a packet; nothing is lost
+    until the queue holds 200 ms, then half the packets are (1 - 48/96)."""
     result = run_stream("rate=48kbit,queue=200ms,burst=1500", packets=150, pps=50, payload_bytes=200)
     got = result.received
     one_way = [ns / 1e6 for ns in got.one_way_ns]
     first_missing = next(seq for seq in range(result.sent) if seq not in set(got.seqs))
     first_queued = next(i for i, ms in enumerate(one_way) if ms > 5.0)
-    growing = one_way[first_queued:first_missing]
+    queued = range(first_queued, first_missing)
+    gaps = [(got.arrival_ns[i + 1] - got.arrival_ns[i]) / 1e6 for i in queued[:-1]]
     print(f"one-way ms before the first drop: {[round(x) for x in one_way[:first_missing]]}; "
-          f"first drop at packet {first_missing}")
-    assert len(growing) >= 8
-    slope = statistics.fmean(b - a for a, b in itertools.pairwise(growing))
-    assert slope == pytest.approx(20.0, abs=3.0)
+          f"receiver gaps while queued {[round(g) for g in gaps]}; first drop at packet {first_missing}")
+    assert len(queued) >= 6
+    assert statistics.median(gaps) == pytest.approx(40.0, abs=2.0)
+    assert one_way[first_missing - 1] - one_way[first_queued] >= 100.0  # the delay grew
     assert max(one_way) < 200 + 40 + 10
     tail = range(first_missing, result.sent)
     tail_loss = sum(1 for seq in tail if seq not in set(got.seqs)) / len(tail)
