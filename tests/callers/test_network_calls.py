@@ -48,6 +48,7 @@ pytestmark = [pytest.mark.network, pytest.mark.slow]
 QUESTIONS = ("q_time", "q_name", "cmd_play_music", "q_order_status")
 MATCH_WINDOW_NS = 150_000_000
 DELAY_TOLERANCE_MS = 5.0
+RELAY_LATE_P50_MS = 3.0
 LADDER = "clean,4g,3g-lossy,congested"
 LADDER_PROMPTS = ("q_time", "q_order_status")
 CLEAN_MEDIAN_MS = 5.0
@@ -98,8 +99,9 @@ def test_a_50ms_one_way_delay_adds_100ms_to_turn_latency(corpus: Corpus, start_a
     """Per turn, harness - truth = 100 +- 5 ms. The relay stamps when it really released
     the two packets that carry the turn's edges (the caller's last voiced sample, the
     answer's onset); on a machine so loaded that it released them late, that lateness is
-    what the network added and is allowed for, never more (and its median must stay
-    under 1.5 ms, or the relay itself is wrong)."""
+    what the network added and is allowed for, never more (and its median lateness must
+    stay under 3 ms, or the relay itself is wrong: ~0.5 ms on a quiet machine, 1-2 ms
+    with five runnable processes a core)."""
     agent = start_agent("--delay", "200")
     scenario = say_scenario(f"net-delay-{caller}", QUESTIONS)
     spec = _spec(scenario, local_endpoint(agent.url), caller, parse_profile("delay=50ms"))
@@ -120,7 +122,7 @@ def test_a_50ms_one_way_delay_adds_100ms_to_turn_latency(corpus: Corpus, start_a
     assert len(rows) >= len(QUESTIONS) - 1, report
     assert all(abs(added - 100.0 - late) <= DELAY_TOLERANCE_MS for _, added, late in rows), report
     assert net.up.delay_p50_ms is not None and net.down.delay_p50_ms is not None
-    assert net.up.delay_p50_ms - 50.0 <= 1.5 and net.down.delay_p50_ms - 50.0 <= 1.5, report
+    assert net.up.delay_p50_ms - 50.0 <= RELAY_LATE_P50_MS and net.down.delay_p50_ms - 50.0 <= RELAY_LATE_P50_MS, report
     assert net.up.lost == net.down.lost == 0 and net.up.packets > 100 and net.down.packets > 100
 
 
@@ -150,11 +152,12 @@ def test_uplink_loss_and_jitter_agree_with_the_agents_receive_log(corpus: Corpus
     print(report)
     assert up.packets >= 400, report
     # The agent counts from the first packet it got, the relay from the first it sent on:
-    # a packet overtaken at the very start or end of the stream may count once on one
-    # side only, hence the 2 packets of slack (everything in between agrees exactly).
+    # a packet overtaken at the very start of the stream, or one that reached the agent
+    # before its SRTP keys were ready, counts on one side only, hence 2 packets of slack
+    # (everything in between agrees exactly).
     assert abs(int(received["late"]) - up.reordered) <= 2, report  # type: ignore[call-overload]
     assert abs(int(received["lost"]) - (dropped_in_window + up.reordered)) <= 2, report  # type: ignore[call-overload]
-    assert received["packets"] == len(delivered), report
+    assert abs(int(received["packets"]) - len(delivered)) <= 2, report  # type: ignore[call-overload]
     assert received["jitter_ms"] == pytest.approx(up.jitter_ms, rel=0.1, abs=1.0), report
     assert up.lost / up.packets == pytest.approx(0.05, abs=0.025), report
     assert net.down.lost == 0 and net.down.reordered == 0, report
