@@ -56,8 +56,10 @@ def test_jitter_the_receiver_sees_is_what_the_relay_applied() -> None:
 
     The receiver's RFC 3550 jitter (agent code, kernel arrival stamps) and the relay's
     (its own send stamps) are two measurements of the same packets: within 10 % + 1 ms.
-    Against the profile, the mean |D| over the stream and the mean added delay are
-    30 ms within 20 % (the RFC's running estimate itself wanders with its last 16 packets).
+    Against the profile, loosely (the distribution itself is pinned on 100,000 draws in
+    test_link.py; here 300 packets, the standard error of each mean ~6 %, plus whatever
+    a busy machine adds to a release): the mean extra delay and the mean |D| of
+    consecutive packets are both 30 ms within 25 %.
     """
     result = run_stream("delay=20ms,jitter=30ms", packets=300, pps=50)
     receiver_jitter = result.received.stream.stats().jitter_ms
@@ -67,10 +69,10 @@ def test_jitter_the_receiver_sees_is_what_the_relay_applied() -> None:
           f"delay mean {applied.delay_mean_ms:.1f} ms; reordered {applied.reordered}; "
           f"release late p99 {applied.release_late_p99_ms:.2f} ms")
     assert receiver_jitter == pytest.approx(applied.jitter_ms, rel=0.1, abs=1.0)
-    assert applied.delay_mean_ms - 20.0 == pytest.approx(30.0, rel=0.2)
+    assert applied.delay_mean_ms - 20.0 == pytest.approx(30.0, rel=0.25)
     delays = [(release - arrival) / 1e6 for _, arrival, release in applied.trace if release is not None]
     steps = [abs(b - a) for a, b in itertools.pairwise(delays)]
-    assert statistics.fmean(steps) == pytest.approx(30.0, rel=0.2)
+    assert statistics.fmean(steps) == pytest.approx(30.0, rel=0.25)
     assert applied.reordered > 0 and applied.lost == 0
     one_way = [ns / 1e6 for ns in result.received.one_way_ns]
     assert min(one_way) >= 19.0  # the floor holds
