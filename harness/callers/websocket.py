@@ -25,7 +25,13 @@ from typing import Any
 import numpy as np
 
 from harness.callers.activity import AgentActivity
-from harness.callers.base import CallArtifacts, CallerSettings, failed_artifacts, resolve_steps
+from harness.callers.base import (
+    CallArtifacts,
+    CallerSettings,
+    failed_artifacts,
+    network_of,
+    resolve_steps,
+)
 from harness.callers.live_feed import LiveFeed
 from harness.callers.script import PlayedClip, ResolvedStep, ScenarioPlayer, sent_utterance
 from harness.clock import SystemClock
@@ -68,6 +74,12 @@ class WebSocketCaller:
 
     async def run(self, spec: CallSpec) -> CallArtifacts:
         started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+        network = network_of(spec, self.settings.network)
+        if network is not None:  # never run unimpaired while the user asked for a network
+            return failed_artifacts(spec, CallerKind.WEBSOCKET, started_at, Failure(
+                kind=FailureKind.CALLER_ERROR,
+                reason=f"network profile {network.name!r}: the emulated network is on the WebRTC media path "
+                       f"(UDP); {spec.endpoint.dialect} runs over WebSocket (TCP), which it does not carry"))
         try:
             steps = resolve_steps(spec, self.corpus)
         except (CorpusError, OSError) as exc:

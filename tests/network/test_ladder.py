@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
+from harness.corpus.model import Corpus
 from harness.exit_codes import EXIT_USAGE
 from harness.network.ladder import on_ladder
 from harness.network.profiles import parse_ladder
@@ -47,3 +48,21 @@ def test_endpoints_check_refuses_a_bad_profile_with_exit_2() -> None:
     result = CliRunner().invoke(app, ["endpoints", "check", "whip+http://127.0.0.1:9/whip", "--network", "loss=2"])
     assert result.exit_code == EXIT_USAGE
     assert "field 'loss': '2' is not a probability between 0 and 100%" in " ".join(result.output.split())
+
+
+def test_a_websocket_call_asked_to_run_over_a_network_is_a_recorded_failure(corpus: Corpus) -> None:
+    """The relay carries UDP media; a WebSocket dialect's call is refused with the reason,
+    never run unimpaired while the user asked for a network."""
+    import asyncio
+
+    from harness.callers.base import CallerSettings
+    from harness.callers.websocket import WebSocketCaller
+    from harness.network.profiles import parse_profile
+
+    endpoint = EndpointSpec(name="ws", dialect=Dialect.WEBSOCKET_PCM, url="ws://127.0.0.1:9/pcm")
+    spec = CallSpec(call_id="ws-1", scenario=Scenario(id="s", steps=()), endpoint=endpoint,
+                    caller=CallerKind.WEBSOCKET)
+    caller = WebSocketCaller(corpus, CallerSettings(network=parse_profile("4g")))
+    failure = asyncio.run(caller.run(spec)).recording.failure
+    assert failure is not None and failure.kind == "caller_error"
+    assert "network profile '4g'" in failure.reason and "runs over WebSocket" in failure.reason
