@@ -94,7 +94,7 @@ def test_a_bandwidth_cap_below_the_stream_queues_then_drops() -> None:
     print(f"one-way ms before the first drop: {[round(x) for x in one_way[:first_missing]]}; "
           f"receiver gaps while queued {[round(g) for g in gaps]}; first drop at packet {first_missing}")
     assert len(queued) >= 6
-    assert statistics.median(gaps) == pytest.approx(40.0, abs=2.0)
+    assert statistics.median(gaps) == pytest.approx(40.0, abs=4.0)  # 4 ms: a loaded machine's wake-ups
     assert one_way[first_missing - 1] - one_way[first_queued] >= 100.0  # the delay grew
     assert max(one_way) < 200 + 40 + 10
     tail = range(first_missing, result.sent)
