@@ -34,3 +34,14 @@ def test_decoded_samples_match_pyav_to_ndarray(corpus: Corpus) -> None:
     decoder.format, decoder.layout, decoder.sample_rate = "s16", "mono", 48000
     reference = np.concatenate([f.to_ndarray().reshape(-1) for p in payloads for f in decoder.decode(av.Packet(p))])
     assert np.array_equal(stream.samples(), (reference.astype(np.float32) / 32768.0).astype(np.float32))
+
+
+def test_duplicates_are_counted_once_and_never_as_loss() -> None:
+    """A network that duplicates (``--network duplicate=...``) must not show as loss:
+    duplicates never entered the packet count, so they are not subtracted from it."""
+    stream = ReceivedStream()
+    for n in (0, 1, 1, 2, 4, 4, 5, 3):  # 1 and 4 twice; 3 arrives after 5 (late)
+        stream.add(ArrivedPacket(seq=n, timestamp=n * FRAME_SAMPLES, payload=b"\xf8\xff\xfe", arrival_ns=n))
+    stats = stream.stats()
+    assert (stats.packets, stats.duplicates, stats.late) == (6, 2, 1)
+    assert stats.lost == 1  # only the late packet 3 (a decoder that got it late could not use it)
