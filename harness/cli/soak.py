@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from harness.console import make_console
 from harness.exit_codes import EXIT_USAGE
@@ -51,6 +52,9 @@ def soak_command(
     slo: Annotated[Path | None, typer.Option(
         help="SLO file (TOML), max_drift_per_hour rules included: exit 3 on a failed verdict.")] = None,
     status_every: Annotated[str, typer.Option(help="Without a terminal: a status line this often.")] = "1m",
+    network: Annotated[str | None, typer.Option(
+        help="Emulated network between caller and endpoint: a profile name (wifi-good, 4g, 3g-lossy, "
+             "congested) or fields like delay=50ms,jitter=10ms,loss=2% (docs/network.md).")] = None,
 ) -> None:
     """Calls on a load model for hours: windows.jsonl, drift in run.json, a live line.
 
@@ -59,6 +63,7 @@ def soak_command(
     bad input, 3 when the gate (--slo) failed.
     """
     from harness.callers.base import CallerSettings
+    from harness.network.profiles import ProfileError, parse_profile
     from harness.session import UsageError
     from harness.soak.load import LoadSettings, LoadSpecError, parse_duration, parse_mix, parse_rate
     from harness.soak.run import SoakSettings
@@ -66,6 +71,11 @@ def soak_command(
     from harness.store.retention import AudioRetention, KeepAudio
 
     console = make_console(stderr=True)  # scrubs any key an endpoint echoes
+    try:
+        profile = parse_profile(network) if network is not None else None
+    except ProfileError as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(EXIT_USAGE) from None
     try:
         if rate is not None and concurrency is not None:
             raise LoadSpecError("give --concurrency (closed model) or --rate (open model), not both")
@@ -90,7 +100,7 @@ def soak_command(
             mix=parse_mix(mix or []), out=out, run_id=run_id, endpoints_file=endpoints_file,
             corpus=corpus, argv=tuple(sys.argv), slo=slo,
             caller_settings=CallerSettings(signalling_timeout_s=signalling_timeout,
-                                           connect_timeout_s=connect_timeout),
+                                           connect_timeout_s=connect_timeout, network=profile),
             status_every_s=parse_duration(status_every, "--status-every"), workers=workers,
             scoring_workers=scoring_workers)
     except LoadSpecError as exc:

@@ -44,6 +44,14 @@ def test_run_refuses_bad_network_options_with_exit_2(tmp_path: Path, args: list[
     assert not (tmp_path / "reports").exists()  # nothing ran
 
 
+def test_soak_refuses_a_bad_profile_with_exit_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["soak", str(tmp_path), "-e", "whip+http://127.0.0.1:9/whip",
+                                      "--out", str(tmp_path / "reports"), "--network", "4g,jitter=lots"])
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert "field 'jitter': 'lots' is not a time" in " ".join(result.output.split())
+    assert not (tmp_path / "reports").exists()
+
+
 def test_endpoints_check_refuses_a_bad_profile_with_exit_2() -> None:
     result = CliRunner().invoke(app, ["endpoints", "check", "whip+http://127.0.0.1:9/whip", "--network", "loss=2"])
     assert result.exit_code == EXIT_USAGE
