@@ -89,13 +89,14 @@ PAUSES = {"pause_300": 0.0, "pause_1500": 1.0}
 
 
 def _scenario(case: Case) -> Scenario:
+    wait = {"timeout_ms": 10_000}  # generous waits: a busy machine slows the agent, not the truth
     steps = [
-        Step(index=0, kind=StepKind.SAY, utterance="q_time"),
-        Step(index=1, kind=StepKind.SAY, utterance="q_name"),
+        Step(index=0, kind=StepKind.SAY, utterance="q_time", **wait),
+        Step(index=1, kind=StepKind.SAY, utterance="q_name", **wait),
         Step(index=2, kind=StepKind.SAY, utterance="rep_journey", await_reply=False),
-        Step(index=3, kind=StepKind.BARGE_IN, utterance="int_hold_on", after_onset_ms=case.after_onset_ms),
-        Step(index=4, kind=StepKind.SAY, utterance="pause_300", reply_quiet_ms=1800),
-        Step(index=5, kind=StepKind.SAY, utterance="pause_1500", reply_quiet_ms=1800),
+        Step(index=3, kind=StepKind.BARGE_IN, utterance="int_hold_on", after_onset_ms=case.after_onset_ms, **wait),
+        Step(index=4, kind=StepKind.SAY, utterance="pause_300", reply_quiet_ms=1800, **wait),
+        Step(index=5, kind=StepKind.SAY, utterance="pause_1500", reply_quiet_ms=1800, **wait),
     ]
     return Scenario(id=f"truth-{case.dialect}", steps=tuple(steps))
 
