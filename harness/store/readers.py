@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal, TypeVar
 
+import numpy as np
 import soundfile as sf
 
 from harness.records import SCHEMA_VERSION, CallRecording, Measurement, Scenario
@@ -200,6 +201,8 @@ def _read_wav(path: Path, rate: int, dtype: Literal["float32", "int16"]) -> Audi
     try:
         if not path.is_file():
             raise RunFolderError(f"{path}: cannot read audio: missing or not a regular file")
+        if path.stat().st_size == 0:  # how the writer stores a signal with no samples (a failed call)
+            return np.zeros(0, dtype=dtype)
         info = sf.info(str(path))
         check_wav_header(info.frames, info.samplerate, info.channels, rate)
         data, _ = sf.read(path, dtype=dtype, always_2d=False)

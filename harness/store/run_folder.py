@@ -200,7 +200,8 @@ class RunFolder:
             files.append((recording.heard_wav, heard))
         for name, data in files:
             with _atomic_file(call_dir / name) as out:
-                sf.write(out, data, rate, format=AUDIO_FORMAT, subtype="PCM_16")
+                if len(data):  # a call with no audio (most failures) gets an empty file: FLAC has no empty form
+                    sf.write(out, data, rate, format=AUDIO_FORMAT, subtype="PCM_16")
         self._write_json(call_dir / RECORDING_JSON, to_json_obj(recording))
         return call_dir
 

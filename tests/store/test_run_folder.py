@@ -162,6 +162,25 @@ def test_load_recording_gives_back_what_was_written(tmp_path: Path) -> None:
     assert list(iter_call_dirs(folder.path)) == [folder.call_dir(rec.call_id)]
 
 
+def test_a_call_with_no_audio_reads_back_empty(tmp_path: Path) -> None:
+    """A call that failed before any audio (refused offer, wrong URL) has empty signals;
+    FLAC has no empty form, so they are empty files, which read back as no samples and
+    not as damage (rescore and timelines of failed calls depend on it)."""
+    folder = RunFolder.create(tmp_path, "r")
+    failed = dataclasses.replace(recording(), failure=Failure(kind=FailureKind.CONNECT_ERROR, reason="cannot reach"))
+    call_dir = folder.write_recording(failed, np.zeros(0, np.float32), np.zeros(0, np.int16))
+    assert (call_dir / "caller.flac").stat().st_size == 0 and (call_dir / "mix.flac").stat().st_size == 0
+    back, caller, received = load_recording(call_dir)
+    assert back.failure == failed.failure
+    assert caller.shape == (0,) and received.shape == (0,) and caller.dtype == np.float32
+    # one side empty, the other not: each reads back as written
+    call_dir = folder.write_recording(dataclasses.replace(failed, call_id="half"), np.ones(50, np.int16),
+                                      np.zeros(0, np.int16))
+    _, caller, received = load_recording(call_dir, dtype="int16")
+    np.testing.assert_array_equal(caller, np.ones(50, np.int16))
+    assert received.shape == (0,)
+
+
 def test_bad_audio_is_refused(tmp_path: Path) -> None:
     folder = RunFolder.create(tmp_path, "r")
     ok = np.zeros(10, dtype=np.float32)
