@@ -2,8 +2,8 @@
 
 A fake server on 127.0.0.1 answers with documented OpenAI error bodies (401 with the
 key echoed back, 429, 500), a non-SDP answer, and a real WebRTC answer that never sends
-audio; a closed port stands in for a wrong URL. Every case runs through the aiortc
-caller, so what is checked is the ``Failure`` a report would show.
+audio; a closed port stands in for a wrong URL. Every case runs through the caller the
+runner picks for its dialect, so what is checked is the ``Failure`` a report would show.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from aiohttp import web
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from support import say_scenario
 
-from harness.callers.aiortc_caller import AiortcCaller
 from harness.callers.base import CallerSettings
 from harness.corpus.model import Corpus
+from harness.endpoints.transport import caller_for, url_schemes
 from harness.records import CallerKind, CallRecording, CallSpec, Dialect, EndpointSpec, FailureKind
+from harness.runner import default_callers
 from harness.webrtc.ice import loopback_only, rtc_configuration
 
 pytestmark = [pytest.mark.network]
@@ -95,12 +96,13 @@ def _run(corpus: Corpus, endpoint: EndpointSpec, app: web.Application | None) ->
             endpoint_url = endpoint.url.replace("PORT", str(port))
         else:
             endpoint_url = endpoint.url
-        spec = CallSpec(call_id="c", scenario=scenario, caller=CallerKind.AIORTC,
+        kind = caller_for(endpoint.dialect, CallerKind.AIORTC)
+        spec = CallSpec(call_id="c", scenario=scenario, caller=kind,
                         endpoint=EndpointSpec(name=endpoint.name, dialect=endpoint.dialect, url=endpoint_url,
-                                              api_key_env=endpoint.api_key_env))
+                                              api_key_env=endpoint.api_key_env, options=endpoint.options))
         try:
-            caller = AiortcCaller(corpus, CallerSettings(connect_timeout_s=5, signalling_timeout_s=3))
-            return (await caller.run(spec)).recording
+            callers = default_callers(corpus, CallerSettings(connect_timeout_s=5, signalling_timeout_s=3))
+            return (await callers[kind].run(spec)).recording
         finally:
             if runner is not None:
                 with contextlib.suppress(Exception):
@@ -161,10 +163,15 @@ def test_missing_key_variable_is_a_recorded_failure(corpus: Corpus, monkeypatch:
 
 @pytest.mark.parametrize("dialect", list(Dialect))
 def test_wrong_url_is_a_connect_error(corpus: Corpus, dialect: Dialect) -> None:
-    endpoint = EndpointSpec(name="nowhere", dialect=dialect, url="http://127.0.0.1:1/whip")
+    # Each dialect over its own transport (ws:// for the WebSocket dialects), each through
+    # the caller the runner would pick for it.
+    scheme = url_schemes(dialect)[0]
+    options = {"agent_id": "agent_1"} if dialect is Dialect.ELEVENLABS_AGENTS else {}  # else refused before connecting
+    endpoint = EndpointSpec(name="nowhere", dialect=dialect, url=f"{scheme}://127.0.0.1:1/whip", options=options)
     rec = _run(corpus, endpoint, None)
     assert rec.failure is not None and rec.failure.kind == FailureKind.CONNECT_ERROR
-    assert "cannot reach http://127.0.0.1:1" in rec.failure.reason
+    assert f"{scheme}://127.0.0.1:1" in rec.failure.reason
+    assert "cannot reach" in rec.failure.reason or "cannot open" in rec.failure.reason
 
 
 def test_wrong_path_is_a_refused_offer_with_a_hint(corpus: Corpus) -> None:
