@@ -5,7 +5,8 @@ A hostile local endpoint for each dialect echoes what it was sent: the request's
 snippet of the failure reason), the key in a ``Location`` header, the URL's query
 string back in a 401 message that also carries rich markup (``[/x]``). The key is not
 shaped like one (no ``sk-``), so only knowing the configured secret catches it; the
-query-string key is caught by its parameter name. Every byte under the run folder
+query-string key a WHIP server hands back in ``Location`` is caught by its parameter
+name. A key written into an endpoint URL is refused before any call. Every byte under the run folder
 (results, recordings, run.json with argv and URLs, junit, html, markdown, allure) and
 everything printed is searched.
 """
@@ -118,7 +119,7 @@ api_key_env = "{KEY_ENV}"
 
 [endpoints.hostile-pipecat]
 dialect = "pipecat"
-url = "{base}?api_key={QUERY_KEY}"
+url = "{base}"
 api_key_env = "{KEY_ENV}"
 
 [endpoints.hostile-whip]
@@ -131,8 +132,7 @@ api_key_env = "{KEY_ENV}"
     (suite / "one.yaml").write_text("id: one_turn\nsteps:\n  - say: q_time\n")
     out = tmp_path / "runs"
     args = ["run", str(suite), "--out", str(out), "--endpoints-file", str(tmp_path / "endpoints.toml"),
-            "--signalling-timeout", "3", "--concurrency", "4",
-            "-e", f"whip+{base}/whip?api_key={QUERY_KEY}"]
+            "--signalling-timeout", "3", "--concurrency", "4"]
     for name in ("hostile-openai", "hostile-401", "hostile-pipecat", "hostile-whip"):
         args += ["-e", name]
     result = CliRunner().invoke(app, args)
@@ -142,7 +142,7 @@ api_key_env = "{KEY_ENV}"
     files = [p for p in run_dir.rglob("*") if p.is_file()]
     names = {p.name for p in files}
     assert {"run.json", "results.jsonl", "junit.xml", "index.html", "summary.md"} <= names
-    assert sum(p.name == "recording.json" for p in files) == 5
+    assert sum(p.name == "recording.json" for p in files) == 4
     assert any(p.parent.name == "allure-results" for p in files)
     for path in files:
         data = path.read_bytes()
@@ -155,10 +155,34 @@ api_key_env = "{KEY_ENV}"
 
     # The failures are still there to read, with the endpoint's words.
     results = (run_dir / "results.jsonl").read_text()
-    assert results.count('"metric":"call_failed"') == 5
+    assert results.count('"metric":"call_failed"') == 4
     assert "is not SDP" in results and "HTTP 401" in results and "not JSON" in results
     assert "[/x]" in result.output  # printed as text, not taken as markup
-    assert "api_key=***" in (run_dir / "run.json").read_text()
+
+
+@pytest.mark.parametrize("where", ["argv", "endpoints.toml"])
+def test_a_key_in_an_endpoint_url_is_refused_unprinted(tmp_path: Path, where: str) -> None:
+    """A key in a URL's query string would sit in argv, shell history and run.json: the
+    run refuses it as a usage error before any call, and never prints it back."""
+    url = f"http://127.0.0.1:9/whip?api_key={QUERY_KEY}"
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "one.yaml").write_text("id: one_turn\nsteps:\n  - say: q_time\n")
+    out = tmp_path / "runs"
+    args = ["run", str(suite), "--out", str(out)]
+    if where == "argv":
+        args += ["-e", f"whip+{url}"]
+    else:
+        (tmp_path / "endpoints.toml").write_text(f'[endpoints.leaky]\ndialect = "whip"\nurl = "{url}"\n')
+        args += ["--endpoints-file", str(tmp_path / "endpoints.toml"), "-e", "leaky"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())  # the console wraps long lines
+    assert "must not carry a credential in its query string (parameter 'api_key')" in said
+    assert "api_key_env" in said  # says what to do instead
+    for form in _forms(QUERY_KEY):
+        assert form.decode() not in result.output
+    assert not out.exists() or not any(out.rglob("results.jsonl"))  # no call was placed
 
 
 def test_log_records_are_redacted_whichever_handler_writes_them(
