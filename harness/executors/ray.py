@@ -311,8 +311,8 @@ class RayExecutor:
         except RayActorError as exc:
             actor.lost = f"Ray worker on {where} lost: {_short(exc)}"
             log.warning("%s; call %s is a failure, the rest go to other workers", actor.lost, spec.call_id)
-            return self._failed(spec, actor.info, f"{actor.lost} (the call was cut off mid-call and "
-                                                  "is not re-run)")
+            return self._failed(spec, actor.info, f"{actor.lost} (the call may have reached the "
+                                                  "endpoint, so it is not re-run)")
         except (TimeoutError, GetTimeoutError):
             actor.lost = f"Ray worker on {where} gave no result within {deadline:.0f} s"
             with contextlib.suppress(RayError):
