@@ -41,7 +41,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from harness.callers.base import failed_artifacts
 from harness.corpus.defaults import default_corpus
-from harness.executors.base import FinishedCall, OnFinished
+from harness.executors.base import FinishedCall, OnFinished, OnStarted
 from harness.executors.corpus_bundle import CorpusBundle, pack_corpus, unpack_corpus
 from harness.executors.ray_nodes import CallerNode, caller_nodes
 from harness.executors.worker import CallWorker, WorkerConfig
@@ -269,7 +269,9 @@ class RayExecutor:
 
     # -------------------------------------------------------------------- run
 
-    async def run(self, specs: Sequence[CallSpec], on_finished: OnFinished) -> None:
+    async def run(self, specs: Sequence[CallSpec], on_finished: OnFinished,
+                  on_started: OnStarted | None = None) -> None:
+        """``on_started`` is called as each call is handed to a worker (with where)."""
         actors = await self._live_actors()
         queue = deque(specs)
         slots = _interleaved(actors) * self.calls_per_worker
@@ -279,6 +281,8 @@ class RayExecutor:
         async def serve(actor: _Actor) -> None:
             while queue and not actor.lost:
                 spec = queue.popleft()
+                if on_started is not None:
+                    await on_started(spec, actor.info)
                 await on_finished(await self._play(actor, spec))
 
         # A TaskGroup: if the driver's own on_finished fails, no slot goes on dispatching.

@@ -21,7 +21,7 @@ from support import local_endpoint
 
 from harness.agent.truth import truth_turns
 from harness.corpus.model import Corpus
-from harness.executors.base import Executor, FinishedCall, OnFinished
+from harness.executors.base import Executor, FinishedCall, OnFinished, OnStarted
 from harness.executors.worker import CallWorker, WorkerConfig
 from harness.records import (
     CallerKind,
@@ -32,6 +32,7 @@ from harness.records import (
     Scenario,
     Step,
     StepKind,
+    WorkerInfo,
 )
 from harness.scoring import score_call
 from harness.store.run_folder import RunFolder
@@ -79,7 +80,12 @@ class DriverRun:
     """(seconds since the run started, call id) as each call came back."""
     recordings: dict[str, CallRecording] = field(default_factory=dict)
     measurements: dict[str, tuple[Measurement, ...]] = field(default_factory=dict)
+    started_on: dict[str, WorkerInfo | None] = field(default_factory=dict)
+    """call id -> the worker the executor said it handed the call to (``on_started``)."""
     seconds: float = 0.0
+
+    async def on_started(self, spec: CallSpec, worker: WorkerInfo | None) -> None:
+        self.started_on[spec.call_id] = worker
 
     async def on_finished(self, finished: FinishedCall) -> None:
         self.arrivals.append((time.monotonic() - self.started, finished.recording.call_id))
@@ -97,7 +103,7 @@ class DriverRun:
             self.folder.write_scenario(spec.call_id, spec.scenario)
         self.started = time.monotonic()
         try:
-            await executor.run(specs, self.on_finished)
+            await executor.run(specs, self.on_finished, self.on_started)
         finally:
             self.seconds = time.monotonic() - self.started
         return self
@@ -120,12 +126,15 @@ class InProcessExecutor:
         self._worker = CallWorker(WorkerConfig(corpus_dir=corpus.root))
         self._concurrency = concurrency
 
-    async def run(self, specs: Sequence[CallSpec], on_finished: OnFinished) -> None:
+    async def run(self, specs: Sequence[CallSpec], on_finished: OnFinished,
+                  on_started: OnStarted | None = None) -> None:
         await self._worker.start()
         gate = asyncio.Semaphore(self._concurrency)
 
         async def one(spec: CallSpec) -> FinishedCall:
             async with gate:
+                if on_started is not None:
+                    await on_started(spec, self._worker.info)
                 return await self._worker.run_call(spec)
 
         for finished in await asyncio.gather(*(one(s) for s in specs)):

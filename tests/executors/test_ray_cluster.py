@@ -137,8 +137,11 @@ def test_calls_spread_over_nodes_match_a_local_run_and_the_truth(
     per_node = Counter(r.worker.node for r in recs.values() if r.worker)
     assert set(per_node) == set(regions) and len(regions) == 2 and min(per_node.values()) >= CALLS // 4, per_node
     actor_pids = {w.pid for w in actors}
+    assert on_ray.started_on == {cid: r.worker for cid, r in recs.items()}  # on_started said where
+    disturbed = [cid for cid, r in recs.items() if r.validity is not None and r.validity.disturbed]
+    print(f"ray: validity guard judged every call in its actor; {len(disturbed)} disturbed")
     for rec in recs.values():
-        assert rec.worker is not None
+        assert rec.worker is not None and rec.validity is not None
         assert rec.worker.region == regions[rec.worker.node]
         assert rec.worker.host == socket.gethostname() and rec.worker.pid in actor_pids - {os.getpid()}
     assert set(regions.values()) == {"eu-west", "us-east"}
