@@ -54,7 +54,7 @@ from harness.executors.worker import WorkerConfig  # noqa: E402
 from harness.records import FailureKind  # noqa: E402
 from harness.report.context import read_context  # noqa: E402
 from harness.report.regions import region_latency  # noqa: E402
-from harness.store.run_folder import iter_call_dirs, load_recording, read_results  # noqa: E402
+from harness.store.run_folder import iter_call_dirs, read_recording, read_results  # noqa: E402
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
@@ -148,7 +148,7 @@ def test_calls_spread_over_nodes_match_a_local_run_and_the_truth(
 
     # one run folder holds every call, with where it ran
     folder = on_ray.folder.path
-    on_disk = {p.name: load_recording(p)[0] for p in iter_call_dirs(folder)}
+    on_disk = {p.name: read_recording(p) for p in iter_call_dirs(folder)}
     assert {cid: r.worker for cid, r in on_disk.items()} == {cid: r.worker for cid, r in recs.items()}
     failed_rows = [m for m in read_results(folder) if m.metric == "call_failed"]
     assert len(failed_rows) == CALLS and all(m.value == 0.0 for m in failed_rows)
@@ -241,5 +241,5 @@ def test_a_node_killed_mid_run_fails_its_calls_and_the_rest_finish(
         assert row.value == (1.0 if cid in lost else 0.0)
         if cid in lost:
             assert row.reason is not None and row.reason.startswith("worker_lost: Ray worker on node")
-            on_disk = load_recording(run.folder.path / "calls" / cid)[0]
+            on_disk = read_recording(run.folder.path / "calls" / cid)
             assert on_disk.failure == lost[cid].failure and on_disk.worker == lost[cid].worker
