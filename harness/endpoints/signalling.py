@@ -15,7 +15,7 @@ import aiohttp
 from harness.endpoints.base import EndpointError, http_error_text
 from harness.endpoints.config import api_key
 from harness.records import EndpointSpec, FailureKind
-from harness.redact import SecretRedactor
+from harness.redact import SecretRedactor, register_secret_env
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -112,6 +112,7 @@ def require_key(spec: EndpointSpec) -> str | None:
     Checked at signalling time, not when the adapter is built, so a missing variable is
     a failed call in the results rather than an exception in the runner.
     """
+    register_secret_env(spec.api_key_env)  # every log line of this process now hides it too
     key = api_key(spec)
     if spec.api_key_env and key is None:
         raise EndpointError(

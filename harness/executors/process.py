@@ -36,6 +36,7 @@ from harness.executors.messages import (
 )
 from harness.executors.worker import CallWorker, WorkerConfig
 from harness.records import CallSpec, Failure, FailureKind
+from harness.redact import install_log_redaction
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ def worker_main(conn: Connection, config: WorkerConfig, admission: AdmissionSett
     # Ctrl-C reaches the whole process group; the driver decides how calls end.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=log_level, format="worker %(process)d: %(levelname)s %(name)s: %(message)s")
+    install_log_redaction()  # a spawned process does not inherit the driver's
     try:
         asyncio.run(_serve(conn, config, admission))
     finally:
