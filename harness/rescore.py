@@ -33,7 +33,7 @@ from rich.markup import escape
 from harness.exit_codes import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 from harness.gate import finish_run
 from harness.metrics.accuracy import INPUT_WER
-from harness.records import CallResult, Measurement
+from harness.records import CallResult, CallValidity, Measurement
 from harness.scoring import score_call
 from harness.stats.percentiles import summarize
 from harness.store.layout import is_safe_name
@@ -161,6 +161,12 @@ def rescore_folder(run_dir: Path) -> Rescored:
         blocks[call_dir.name] = rows
         if note:
             notes.append(note)
+    calls = run_dir / CALLS_DIR
+    for cid in old_rows:  # every call keeps its recording.json, so a folder without one is damage
+        if cid not in blocks and is_safe_name(cid) and (calls / cid).is_dir() \
+                and (calls / cid) not in folders:
+            problems.append(f"{calls / cid / RECORDING_JSON}: missing (nothing to rescore from); "
+                            "its previous rows are kept")
     if no_audio:
         notes.append(f"{no_audio} call(s) whose audio the soak did not keep (--keep-audio): "
                      "their rows kept as they were")
@@ -188,7 +194,8 @@ def _as_results(rows: Sequence[Measurement]) -> list[CallResult]:
     for m in rows:
         by_call.setdefault(m.call_id, []).append(m)
     return [CallResult(spec_call_id=cid, scenario=ms[0].scenario, endpoint=ms[0].endpoint,
-                       caller=ms[0].caller, repeat=ms[0].repeat, measurements=tuple(ms))
+                       caller=ms[0].caller, repeat=ms[0].repeat, measurements=tuple(ms),
+                       validity=CallValidity(disturbed=True) if any(m.disturbed for m in ms) else None)
             for cid, ms in by_call.items()]
 
 

@@ -32,6 +32,7 @@ from harness.records import (
     Step,
     StepKind,
     StepLog,
+    StepOutcome,
 )
 from harness.rescore import rescore_folder
 from harness.scoring import CALL_FAILED, score_call
@@ -59,7 +60,7 @@ def _call(folder: RunFolder, call_id: str, *, heard: str, latency_ms: float, tex
                                   start_ns=ns, speech_start_ns=ns, speech_end_ns=ns + 500_000_000,
                                   voiced_ns=((ns, ns + 500_000_000),)))
         steps.append(StepLog(step_index=k, kind=StepKind.SAY, started_ns=ns, ended_ns=ns + 2_000_000_000,
-                             outcome="reply_ended"))
+                             outcome=StepOutcome.REPLY_ENDED))
         events.append(EndpointEvent(t_ns=ns + 700_000_000, kind=EventKind.INPUT_TRANSCRIPT,
                                     vendor_type="conversation.item.input_audio_transcription.completed",
                                     data={"transcript": heard if k == 0 else TEXTS[utt]}))
@@ -188,6 +189,7 @@ DAMAGE = {
     "start_sample 10**15": lambda c: _damage_recording(c, {"sent": [{**json.loads(
         (c / "recording.json").read_text())["sent"][0], "start_sample": 10**15}]}),
     "wav name escapes the folder": lambda c: _damage_recording(c, {"caller_wav": "../../run.json"}),
+    "recording.json removed": lambda c: (c / "recording.json").unlink(),
 }
 
 
