@@ -118,6 +118,17 @@ def _rescore_call(call_dir: Path, old: Sequence[Measurement]) -> tuple[list[Meas
         if kept:
             note = (f"{call_dir.name}: no texts.json (written before texts were stored): "
                     f"{len(kept)} {'/'.join(sorted(TEXT_METRICS))} row(s) kept as they were")
+    else:
+        # A row whose utterance has no text here (a run whose driver lacked the corpus)
+        # cannot be recomputed: it stands, rather than silently disappearing.
+        said = {u.step_index: u.utterance_id for u in recording.sent}
+        made = {(m.turn, m.metric) for m in rows if m.metric in TEXT_METRICS}
+        kept = [m for m in old if m.metric in TEXT_METRICS and (m.turn, m.metric) not in made
+                and said.get(m.turn if m.turn is not None else -1) not in texts]
+        rows += kept
+        if kept:
+            note = (f"{call_dir.name}: texts.json lacks the text of {len(kept)} utterance(s) an "
+                    f"{'/'.join(sorted(TEXT_METRICS))} row was computed from: kept as they were")
     return _in_previous_order(rows, old), note
 
 

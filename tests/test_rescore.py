@@ -129,6 +129,15 @@ def test_input_wer_is_recomputed_from_texts_json(tmp_path: Path) -> None:
     assert outcome.changed == 1
 
 
+def test_rows_whose_text_is_missing_from_texts_json_are_kept(tmp_path: Path) -> None:
+    """A driver without the corpus writes an empty texts.json; the rows scored elsewhere stand."""
+    run_dir, rows = _run(tmp_path)
+    (run_dir / "calls/c0/texts.json").write_text(json.dumps({"schema_version": 1, "texts": {}}))
+    outcome = rescore_folder(run_dir)
+    assert list(outcome.measurements) == rows
+    assert any("lacks the text of 2 utterance(s)" in n for n in outcome.notes)
+
+
 def test_folders_without_texts_keep_their_input_wer_rows(tmp_path: Path) -> None:
     run_dir, rows = _run(tmp_path, texts=False)
     before = (run_dir / "results.jsonl").read_bytes()
