@@ -74,6 +74,17 @@ _CREDENTIAL_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
 )
 
+_TRIGGERS = ("auth", "bearer", "sk-", "ek_", "aiza", "eyj", "://", "cookie", "key", "token", "secret",
+             "passw", "pwd", "sig", "credential")
+"""Every credential shape above contains one of these (lower-cased): text without any
+skips the shapes, as most strings a run writes (transcripts, metric names) do. Plain
+substring tests, because a case-insensitive regex alternation is many times slower."""
+
+
+def _may_hold_a_credential(text: str) -> bool:
+    lower = text.lower()
+    return any(word in lower for word in _TRIGGERS)
+
 
 class SecretRedactor:
     """Replaces known secret values and credential-shaped text with ``***``.
@@ -86,6 +97,7 @@ class SecretRedactor:
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: set[str] = set()
+        self._longest_first: list[str] = []
         for secret in secrets:
             self.add(secret)
 
@@ -98,8 +110,10 @@ class SecretRedactor:
             quote(secret, safe=""),
             secret.encode("unicode_escape").decode(),
         ):
-            if len(form) >= MIN_SECRET_LENGTH:
+            if len(form) >= MIN_SECRET_LENGTH and form not in self._secrets:
                 self._secrets.add(form)
+                # Longest first, so a secret that contains another is replaced whole.
+                self._longest_first = sorted(self._secrets, key=len, reverse=True)
 
     def add_environment(self, names: Iterable[str] = ()) -> SecretRedactor:
         """Learn the current values of the registered key variables, of ``names``, and of
@@ -120,11 +134,12 @@ class SecretRedactor:
         return self.redact(text)
 
     def redact(self, text: str) -> str:
-        # Longest first, so a secret that contains another is replaced whole.
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            text = text.replace(secret, "***")
-        for pattern, replacement in _CREDENTIAL_SHAPES:
-            text = pattern.sub(replacement, text)
+        for secret in self._longest_first:
+            if secret in text:
+                text = text.replace(secret, "***")
+        if _may_hold_a_credential(text):
+            for pattern, replacement in _CREDENTIAL_SHAPES:
+                text = pattern.sub(replacement, text)
         return text
 
     def redact_obj(self, obj: JSONValue) -> JSONValue:

@@ -95,6 +95,10 @@ __all__ = [  # the readers and layout names are re-exported: callers import them
 if sys.platform != "win32":
     import fcntl
 
+_NUMERIC_FIELDS = frozenset({"received_anchors", "heard_anchors"})
+"""CallRecording fields typed as integer pairs: nothing in them can be a secret."""
+
+
 def new_run_id(now: datetime | None = None) -> str:
     """``2026-11-25T17-30-05_ab12``: sorts by start time (UTC), unique by its random tail."""
     now = now or datetime.now(UTC)
@@ -179,7 +183,7 @@ class RunFolder:
         call_dir = self.call_dir(recording.call_id)
         if not keep_audio:
             recording = dataclasses.replace(recording, caller_wav="", received_wav="", heard_wav="")
-            self._write_json(call_dir / RECORDING_JSON, to_json_obj(recording))
+            self._write_json(call_dir / RECORDING_JSON, to_json_obj(recording), numeric=_NUMERIC_FIELDS)
             return call_dir
         caller = _to_int16(caller_audio, "caller audio")
         received = _to_int16(received_audio, "received audio")
@@ -202,7 +206,7 @@ class RunFolder:
             with _atomic_file(call_dir / name) as out:
                 if len(data):  # a call with no audio (most failures) gets an empty file: FLAC has no empty form
                     sf.write(out, data, rate, format=AUDIO_FORMAT, subtype="PCM_16")
-        self._write_json(call_dir / RECORDING_JSON, to_json_obj(recording))
+        self._write_json(call_dir / RECORDING_JSON, to_json_obj(recording), numeric=_NUMERIC_FIELDS)
         return call_dir
 
     def append_results(self, measurements: Iterable[Measurement]) -> int:
@@ -271,9 +275,24 @@ class RunFolder:
             register_secret_env(name)
         self.redactor.add_environment(names)
 
-    def _clean(self, obj: dict[str, Any]) -> JSONValue:
-        """Redacted, and UTF-8-encodable (a lone surrogate from an endpoint must not stop a run)."""
-        return utf8_safe(self.redactor.redact_obj(obj))
+    def _clean(self, obj: dict[str, Any], numeric: frozenset[str] = frozenset()) -> JSONValue:
+        """Every string redacted and made UTF-8-encodable (a lone surrogate from an endpoint
+        must not stop a run). Top-level fields in ``numeric`` are integer arrays by the
+        record's type (packet anchors: thousands of pairs) and are passed through unwalked:
+        a long call's recording is cleaned in milliseconds."""
+        redact = self.redactor.redact
+
+        def walk(value: Any) -> Any:
+            kind = type(value)
+            if kind is str:
+                return utf8_safe(redact(value))
+            if kind is list:
+                return [walk(v) for v in value]
+            if kind is dict:
+                return {walk(k): walk(v) for k, v in value.items()}
+            return value
+
+        return {walk(k): (v if k in numeric else walk(v)) for k, v in obj.items()}
 
     def _json_line(self, obj: dict[str, Any]) -> str:
         text = json.dumps(
@@ -281,8 +300,11 @@ class RunFolder:
         )
         return text + "\n"
 
-    def _write_json(self, path: Path, obj: dict[str, Any], indent: int | None = None) -> None:
-        text = json.dumps(self._clean(obj), ensure_ascii=False, allow_nan=False, indent=indent)
+    def _write_json(
+        self, path: Path, obj: dict[str, Any], indent: int | None = None,
+        numeric: frozenset[str] = frozenset(),
+    ) -> None:
+        text = json.dumps(self._clean(obj, numeric), ensure_ascii=False, allow_nan=False, indent=indent)
         with _atomic_file(path) as out:
             out.write(text.encode("utf-8") + b"\n")
 
