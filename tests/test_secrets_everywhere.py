@@ -4,9 +4,9 @@ A hostile local endpoint for each dialect echoes what it was sent: the request's
 ``Authorization`` header as the start of a non-SDP answer body (the 60-character
 snippet of the failure reason), the key in a ``Location`` header, the URL's query
 string back in a 401 message that also carries rich markup (``[/x]``). The key is not
-shaped like one (no ``sk-``), so only knowing the configured secret catches it; the
-query-string key a WHIP server hands back in ``Location`` is caught by its parameter
-name. A key written into an endpoint URL is refused before any call. Every byte under the run folder
+shaped like one (no ``sk-``), so only knowing the configured secret catches it; a key in
+a query string under a name endpoint loading lets through (``auth=``, ``sig=``) is caught
+by its parameter name, and one it refuses (``api_key=``) never reaches a call. Every byte under the run folder
 (results, recordings, run.json with argv and URLs, junit, html, markdown, allure) and
 everything printed is searched.
 """
@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,7 +122,7 @@ api_key_env = "{KEY_ENV}"
 
 [endpoints.hostile-pipecat]
 dialect = "pipecat"
-url = "{base}"
+url = "{base}?sig={QUERY_KEY}"
 api_key_env = "{KEY_ENV}"
 
 [endpoints.hostile-whip]
@@ -132,17 +135,22 @@ api_key_env = "{KEY_ENV}"
     (suite / "one.yaml").write_text("id: one_turn\nsteps:\n  - say: q_time\n")
     out = tmp_path / "runs"
     args = ["run", str(suite), "--out", str(out), "--endpoints-file", str(tmp_path / "endpoints.toml"),
-            "--signalling-timeout", "3", "--concurrency", "4"]
+            "--signalling-timeout", "15", "--concurrency", "4",
+            "-e", f"whip+{base}/whip?auth={QUERY_KEY}"]
     for name in ("hostile-openai", "hostile-401", "hostile-pipecat", "hostile-whip"):
         args += ["-e", name]
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == 1, result.output  # every call failed, the run finished
+    # A real process, so the console is everything it and its worker processes print.
+    env = {**os.environ, KEY_ENV: KEY}
+    done = subprocess.run([str(Path(sys.executable).with_name("voice-harness")), *args], env=env,
+                          capture_output=True, text=True, timeout=240, check=False)
+    console = done.stdout + done.stderr
+    assert done.returncode == 1, console  # every call failed, the run finished
     (run_dir,) = out.iterdir()
 
     files = [p for p in run_dir.rglob("*") if p.is_file()]
     names = {p.name for p in files}
     assert {"run.json", "results.jsonl", "junit.xml", "index.html", "summary.md"} <= names
-    assert sum(p.name == "recording.json" for p in files) == 4
+    assert sum(p.name == "recording.json" for p in files) == 5
     assert any(p.parent.name == "allure-results" for p in files)
     for path in files:
         data = path.read_bytes()
@@ -151,17 +159,19 @@ api_key_env = "{KEY_ENV}"
                 assert form not in data, f"{form!r} in {path.relative_to(run_dir)}"
     for secret in (KEY, QUERY_KEY):
         for form in _forms(secret):
-            assert form.decode() not in result.output
+            assert form.decode() not in console
 
     # The failures are still there to read, with the endpoint's words.
     results = (run_dir / "results.jsonl").read_text()
-    assert results.count('"metric":"call_failed"') == 4
-    assert "is not SDP" in results and "HTTP 401" in results and "not JSON" in results
-    assert "[/x]" in result.output  # printed as text, not taken as markup
+    assert results.count('"metric":"call_failed"') == 5
+    assert "is not SDP" in results and "HTTP 401" in results and "not JSON" in results, results
+    assert "[/x]" in console  # printed as text, not taken as markup
+    run_json = (run_dir / "run.json").read_text()
+    assert "auth=***" in run_json and "sig=***" in run_json  # argv and the endpoints' URLs
 
 
 @pytest.mark.parametrize("where", ["argv", "endpoints.toml"])
-def test_a_key_in_an_endpoint_url_is_refused_unprinted(tmp_path: Path, where: str) -> None:
+def test_a_key_named_as_such_in_a_query_string_is_refused_unechoed(tmp_path: Path, where: str) -> None:
     """A key in a URL's query string would sit in argv, shell history and run.json: the
     run refuses it as a usage error before any call, and never prints it back."""
     url = f"http://127.0.0.1:9/whip?api_key={QUERY_KEY}"

@@ -79,6 +79,8 @@ def test_page_messages(messages: list[str | bytes]) -> None:
                 assert str(exc)
     assert all(len(row) == 2 for row in ev.playout)
     assert all(isinstance(f.payload, bytes) for f in (*ev.sent, *ev.received))
+    for block in ev.heard:  # heard audio must stay writable: no NaN or infinity in it
+        assert block.samples.size == 0 or bool(abs(block.samples).max() < float("inf"))
     assert ev.malformed <= len(messages)
 
 

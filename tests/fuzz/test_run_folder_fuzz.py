@@ -74,11 +74,18 @@ call_damage = st.one_of(
 )
 
 
-def _restore() -> None:
-    (_CALL / "recording.json").write_text(json.dumps(_RECORDING))
-    _RECEIVED_FILE.write_bytes(_RECEIVED)
-    (_CALL / "scenario.json").write_text(_SCENARIO)
-    (_CALL / "texts.json").unlink(missing_ok=True)
+_ORIGINAL = {"recording": ("recording.json", json.dumps(_RECORDING).encode()),
+             "wav": (_RECEIVED_FILE.name, _RECEIVED), "scenario": ("scenario.json", _SCENARIO.encode()),
+             "texts": ("texts.json", None)}
+
+
+def _restore(kind: str) -> None:
+    """Put back only the file an example damaged (file writes are most of the cost)."""
+    name, data = _ORIGINAL[kind]
+    if data is None:
+        (_CALL / name).unlink(missing_ok=True)
+    else:
+        (_CALL / name).write_bytes(data)
 
 
 def _damage(kind: str, change: object) -> None:
@@ -125,7 +132,7 @@ def test_call_folder_damage(damage: tuple[str, object]) -> None:
         with contextlib.suppress(ValueError):
             build_timeline(recording, np.asarray(received, dtype=np.float32))
     finally:
-        _restore()
+        _restore(damage[0])
 
 
 _LINE = json.dumps({"schema_version": 1, "call_id": "c0", "scenario": "s", "endpoint": "e", "caller": "aiortc",
