@@ -17,10 +17,11 @@ from typing import Any
 
 import numpy as np
 from aiortc import RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from harness.agent.core import CUT_FADE_SAMPLES, AgentCallCore, PendingReply, Responder
-from harness.agent.knobs import AgentKnobs
+from harness.agent.knobs import AgentKnobs, AgentMode
+from harness.agent.playback import LoopedPacketTrack
 from harness.agent.truth import TruthLog
 from harness.webrtc.arrivals import KernelArrivals
 from harness.webrtc.audio import Float32Audio
@@ -42,6 +43,8 @@ class AgentCall(AgentCallCore):
         super().__init__(call_id, index, knobs, truth, Playout(record=False), brain=brain)
         self.pc = RTCPeerConnection(rtc_configuration())
         self.track = PacedAudioTrack(self.playout)
+        self._sent_track: MediaStreamTrack = (
+            LoopedPacketTrack() if knobs.mode is AgentMode.PLAYBACK else self.track)
         self.stream = ReceivedStream(on_audio=self._on_received_audio)
         self.arrivals = KernelArrivals()
         self._send_tap: SendTap | None = None
@@ -55,8 +58,9 @@ class AgentCall(AgentCallCore):
         with loopback_only():
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
             transceiver = next(t for t in pc.getTransceivers() if t.kind == "audio")
-            ReceiveTap(transceiver.receiver, self._on_packet, arrivals=self.arrivals)
-            pc.addTrack(self.track)
+            listen = self._on_packet if self.knobs.mode is not AgentMode.PLAYBACK else _ignore
+            ReceiveTap(transceiver.receiver, listen, arrivals=self.arrivals)
+            pc.addTrack(self._sent_track)
             await pc.setLocalDescription(await pc.createAnswer())
         self.arrivals.install(transceiver.receiver.transport.transport)
         sender = transceiver.sender
@@ -143,3 +147,7 @@ class AgentCall(AgentCallCore):
     def _on_state(self) -> None:
         if self.pc.connectionState in ("failed", "closed"):
             self.spawn(self.close(reason=self.pc.connectionState))
+
+
+def _ignore(packet: ArrivedPacket) -> None:
+    """playback mode: what the caller says is not listened to (aiortc still counts it)."""

@@ -19,6 +19,9 @@ class AgentMode(StrEnum):
     """Repeat the caller's turn: an exact reference for PESQ and WER."""
     TTS = "tts"
     """A genuine cascade: local ASR of the turn -> simple rules -> Piper TTS."""
+    PLAYBACK = "playback"
+    """For caller benchmarks: ignore the caller and send a fixed loop of pre-encoded
+    speech-like audio (no decode, VAD or encode per call); answers nothing."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -5,9 +5,14 @@
 
 The caller runs as one caller worker process (``LocalExecutor``, workers=1) pinned with
 this driver to ``--caller-cpu``; the reference agent (``agent serve --workers N``) is
-pinned to ``--agent-cpus`` with ``taskset``, so the figures are the caller's own. For
-each concurrency K, K calls of five question turns run at once (started one at a time,
-as admission control does; its lag limits are off here, so K is what the step asks for).
+pinned to ``--agent-cpus`` with ``taskset``, so the figures are the caller's own. The
+agent runs in ``--mode playback`` by default: it sends a loop of pre-encoded speech and
+silence to every call and ignores the caller, so one agent core is not the limit of the
+benchmark (``--agent-mode echo`` answers each turn instead, at several times the cost).
+For each concurrency K, K calls run at once (started one at a time, as admission
+control does; its lag limits are off here, so K is what the step asks for); each call
+says five questions 2.5 s apart without waiting for replies (echo mode: waits for them),
+receiving the agent's audio all along.
 
 Per step it prints the send-timing figures of the validity guard (median and worst
 call), the number of calls the guard marked disturbed, and the caller's CPU per call:
@@ -39,7 +44,7 @@ from harness.executors.admission import AdmissionSettings
 from harness.executors.base import FinishedCall
 from harness.executors.local import LocalExecutor
 from harness.executors.worker import WorkerConfig
-from harness.records import CallerKind, CallRecording, CallSpec
+from harness.records import CallerKind, CallRecording, CallSpec, Scenario, Step, StepKind
 
 TURNS = ("q_time", "q_name", "cmd_play_music", "q_order_status", "cmd_call_mother")
 TICK = os.sysconf("SC_CLK_TCK")
@@ -73,11 +78,22 @@ def cpu_seconds(pid: int, tree: bool) -> float:
     return total
 
 
-async def step(config: WorkerConfig, kind: CallerKind, url: str, k: int) -> tuple[list[CallRecording], float, int]:
+def scenario(answered: bool) -> Scenario:
+    if answered:
+        return say_scenario("capacity", list(TURNS))
+    steps: list[Step] = []
+    for item in TURNS:
+        steps.append(Step(index=len(steps), kind=StepKind.SAY, utterance=item, await_reply=False))
+        steps.append(Step(index=len(steps), kind=StepKind.SILENCE, duration_ms=2500))
+    return Scenario(id="capacity", steps=tuple(steps))
+
+
+async def step(config: WorkerConfig, kind: CallerKind, url: str, k: int,
+               answered: bool) -> tuple[list[CallRecording], float, int]:
     admission = AdmissionSettings(lag_p99_ms=math.inf, lag_max_ms=math.inf, max_starting=1, starting_s=0.3)
     executor = LocalExecutor(config, workers=1, concurrency=k, admission=admission)
-    scenario = say_scenario("capacity", list(TURNS))
-    specs = [CallSpec(call_id=f"cap{k}-{i}", scenario=scenario, endpoint=local_endpoint(url), caller=kind)
+    plan = scenario(answered)
+    specs = [CallSpec(call_id=f"cap{k}-{i}", scenario=plan, endpoint=local_endpoint(url), caller=kind)
              for i in range(k)]
     recordings: list[CallRecording] = []
     live = peak = 0
@@ -111,22 +127,24 @@ def main() -> None:
     parser.add_argument("--caller-cpu", type=int, default=0)
     parser.add_argument("--agent-cpus", default="1")
     parser.add_argument("--agent-workers", type=int, default=2)
+    parser.add_argument("--agent-mode", default="playback", choices=["playback", "echo"])
     parser.add_argument("--keep-going", action="store_true", help="Go on past the first step not sustained.")
     args = parser.parse_args()
     kind = CallerKind(args.caller)
     os.sched_setaffinity(0, {args.caller_cpu})  # the worker (forked from here) inherits it
     corpus = default_corpus(build=True)
     config = WorkerConfig(corpus_dir=corpus.root, caller_kinds=(kind,))
-    agent = AgentProcess(["--delay", "200", "--workers", str(args.agent_workers)],
+    agent = AgentProcess(["--delay", "200", "--workers", str(args.agent_workers), "--mode", args.agent_mode],
                          prefix=["taskset", "-c", args.agent_cpus]).start()
     best = 0
-    print(f"caller {kind} on cpu {args.caller_cpu}; agent ({args.agent_workers} workers) on cpus {args.agent_cpus}")
+    print(f"caller {kind} on cpu {args.caller_cpu}; agent ({args.agent_mode}, {args.agent_workers} workers) "
+          f"on cpus {args.agent_cpus}")
     print(f"{'calls':>5} {'peak':>4} {'load':>5} {'send p99 med/worst ms':>22} {'gap worst ms':>12} "
           f"{'lag max worst':>13} {'disturbed':>9} {'failed':>6} {'cpu/call':>8}")
     try:
         for k in (int(x) for x in args.steps.split(",")):
             load = os.getloadavg()[0]
-            recs, cpu, peak = asyncio.run(step(config, kind, agent.url, k))
+            recs, cpu, peak = asyncio.run(step(config, kind, agent.url, k, args.agent_mode == "echo"))
             vals = [r.validity for r in recs if r.validity is not None]
             p99 = [v.send_error_p99_ms for v in vals if v.send_error_p99_ms is not None]
             gaps = [v.max_frame_gap_ms for v in vals if v.max_frame_gap_ms is not None]
