@@ -18,6 +18,7 @@ import queue
 import signal
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 
 from harness.callers.base import failed_artifacts
@@ -35,6 +36,7 @@ from harness.executors.messages import (
     WorkerReady,
 )
 from harness.executors.worker import CallWorker, WorkerConfig
+from harness.priority import follow_worker_priority, raise_priority
 from harness.records import CallSpec, Failure, FailureKind
 from harness.redact import install_log_redaction
 
@@ -61,6 +63,7 @@ class _Outbox:
         self._thread.join(timeout_s)
 
     def _run(self) -> None:
+        follow_worker_priority()  # holds the GIL while pickling: must not be preempted then
         while (message := self._queue.get()) is not None:
             try:
                 self._conn.send(message)
@@ -75,6 +78,7 @@ def worker_main(conn: Connection, config: WorkerConfig, admission: AdmissionSett
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=log_level, format="worker %(process)d: %(levelname)s %(name)s: %(message)s")
     install_log_redaction()  # a spawned process does not inherit the driver's
+    raise_priority(config.realtime)  # this thread runs the loop that paces every call's audio
     try:
         asyncio.run(_serve(conn, config, admission))
     finally:
@@ -140,6 +144,9 @@ class _Serve:
 
 
 async def _serve(conn: Connection, config: WorkerConfig, admission: AdmissionSettings) -> None:
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=4, thread_name_prefix="worker-io",
+                                                 initializer=follow_worker_priority))
     out = _Outbox(conn)
     worker = CallWorker(config)
     try:
@@ -153,7 +160,6 @@ async def _serve(conn: Connection, config: WorkerConfig, admission: AdmissionSet
     gc.freeze()
     out.send(WorkerReady(info=worker.info))
     serve = _Serve(conn, worker, admission, out)
-    loop = asyncio.get_running_loop()
     loop.add_reader(conn.fileno(), serve.on_readable)
     watcher = loop.create_task(serve.watch_health())
     driver_gone = False

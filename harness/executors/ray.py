@@ -45,6 +45,7 @@ from harness.executors.base import FinishedCall, OnFinished, OnStarted
 from harness.executors.corpus_bundle import CorpusBundle, pack_corpus, unpack_corpus
 from harness.executors.ray_nodes import CallerNode, caller_nodes
 from harness.executors.worker import CallWorker, WorkerConfig
+from harness.priority import raise_priority
 from harness.records import CallSpec, Failure, FailureKind, WorkerInfo
 
 __all__ = [
@@ -86,6 +87,7 @@ class CallActor:
         self._worker: CallWorker | None = None
 
     async def start(self, corpus: CorpusBundle) -> WorkerInfo:
+        raise_priority(self._config.realtime)  # the actor's loop thread: the one that paces audio
         corpus_dir = await asyncio.to_thread(unpack_corpus, corpus)
         worker = CallWorker(dataclasses.replace(self._config, corpus_dir=corpus_dir))
         await worker.start()

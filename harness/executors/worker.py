@@ -32,6 +32,7 @@ from harness.endpoints.transport import caller_for
 from harness.executors.base import FinishedCall
 from harness.executors.loop_lag import LoopLagProbe
 from harness.executors.scoring import PoolScorer, corpus_texts
+from harness.priority import describe_scheduling
 from harness.records import CallerKind, CallRecording, CallSpec, Failure, FailureKind, WorkerInfo
 from harness.validity import ValiditySettings, judge
 
@@ -55,6 +56,8 @@ class WorkerConfig:
     """The guard's thresholds; the same in every worker of a run (recorded in run.json)."""
     debug_stall: LoopStall | None = None
     """Test-only: block this worker's loop once, to show the guard catches it."""
+    realtime: bool = True
+    """Ask the kernel for real-time scheduling of the worker's loop (``priority.py``)."""
     scoring_workers: int = 0
     """Score each finished call on this worker's host, in a niced pool of this many
     processes, and send the result with it (for drivers that cannot score every call of
@@ -85,7 +88,7 @@ class CallWorker:
         self.config = config
         self._given = dict(callers or {})
         self.info = WorkerInfo(host=socket.gethostname(), pid=os.getpid(), node=config.node,
-                               region=config.region)
+                               region=config.region, scheduling=describe_scheduling())
         self._corpus: Corpus | None = None
         self._callers: dict[CallerKind, Caller] = {}
         self._browser: BrowserCaller | None = None

@@ -107,6 +107,9 @@ class WorkerInfo:
     """Ray node id for calls run on a cluster; ``local`` for this machine's workers."""
     region: str = ""
     """A region label (from the Ray node's labels or resources), for per-region latency."""
+    scheduling: str = ""
+    """The worker loop's scheduling (``realtime SCHED_RR 1``, ``nice 0``): whether the
+    kernel protected its real-time path (``priority.py``); empty in old files."""
 
 
 @record

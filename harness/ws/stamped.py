@@ -31,6 +31,8 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+from harness.priority import follow_worker_priority
+
 _SO_TIMESTAMPNS: int | None = getattr(socket, "SO_TIMESTAMPNS", 35 if sys.platform == "linux" else None)
 _TIMESPEC = struct.Struct("@qq")
 _READ_SIZE = 65536
@@ -156,6 +158,7 @@ class StampedStream:
         Whoever finishes last (this thread or ``close``) closes the socket, so its file
         descriptor is never reused under a thread still polling it.
         """
+        follow_worker_priority()  # it takes the GIL the caller's loop needs (priority.py)
         sock = self._sock
         ancillary = socket.CMSG_SPACE(_TIMESPEC.size)
         poller = select.poll()
