@@ -35,6 +35,10 @@ ANY_SOUND_DBFS = -45.0
 """Level of a 20 ms chunk that a ``stop_on_any_sound`` agent treats as an interruption."""
 
 Carried = Callable[[int], int | None]
+
+_ONSET_LOOKBACK = 2 * 960
+"""Samples before a packet's frame end that it may carry (its frame, and libopus's
+312-sample delay reaching into the one before)."""
 """Maps an outgoing sample to when it plays at the far end, if the piece just sent carries it."""
 
 
@@ -45,6 +49,9 @@ class PendingReply:
     onset_sample: int
     end_sample: int
     started: bool = False
+    """Its first sample was sent (lost or not): the agent is talking."""
+    heard: bool = False
+    """A packet carrying some of it reached the network edge: its onset is logged."""
     cut_sample: int | None = None
     """Where an interruption silenced it (the first sample not sent)."""
     stopped: bool = False
@@ -251,13 +258,27 @@ class AgentCallCore:
             onset_ns = carried(reply.onset_sample)
             if not reply.started and onset_ns is not None:
                 reply.started = True
-                self.truth.write("answer_onset", call_id=self.call_id, turn=reply.turn, onset_ns=onset_ns,
-                                 lost=lost)
                 self.send_event("output_audio_buffer.started", response_id=reply.response_id)
+            if reply.started and not reply.heard and not lost:
+                self._log_onset(reply, carried, frame_end)
             end_ns = carried(reply.end_sample)
             if reply.started and not reply.stopped and not reply.stop_by_flush and end_ns is not None:
                 self.reply_ended(reply, end_ns)
         self._replies = [r for r in self._replies if self.keep_reply(r, frame_end)]
+
+    def _log_onset(self, reply: PendingReply, carried: Carried, frame_end: int) -> None:
+        """The answer's onset as the caller can first hear it: the wire time of its first
+        sample in the first packet that was not lost. When the emulated network drops the
+        packet that carries the onset, the caller's first sound of the answer is in a later
+        packet, and that is what it waits for (``onset_lost_ms`` says how much was lost)."""
+        first = next((s for s in range(max(reply.onset_sample, frame_end - _ONSET_LOOKBACK), frame_end)
+                      if s < reply.end_sample and carried(s) is not None), None)
+        if first is None:
+            return
+        reply.heard = True
+        onset_ns = carried(first)
+        self.truth.write("answer_onset", call_id=self.call_id, turn=reply.turn, onset_ns=onset_ns,
+                         onset_lost_ms=round((first - reply.onset_sample) * 1000 / SAMPLE_RATE, 3))
 
     def reply_ended(self, reply: PendingReply, stop_ns: int) -> None:
         """The reply's audio stops being playable at ``stop_ns`` (its end, or its cut)."""
