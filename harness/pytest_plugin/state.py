@@ -32,9 +32,9 @@ REFERENCE_AGENT = "reference-agent"
 
 
 class PluginState:
-    def __init__(self, config: pytest.Config, run_dir: Path) -> None:
+    def __init__(self, config: pytest.Config, run_dir: Path, options: PluginOptions) -> None:
         self.config = config
-        self.options = PluginOptions.from_config(config)
+        self.options = options
         self.run_dir = run_dir
         self.is_worker = hasattr(config, "workerinput")
         self._agent: AgentProcess | None = None
