@@ -24,6 +24,8 @@ A test of one's own gets the endpoint and a caller through fixtures::
         result = vh_call()                  # runs the marked scenario, returns a CallResult
         assert result.ok
 
+and an async test awaits ``vh_acall()`` (the call runs on the test's loop).
+
 The parts, as pytest-benchmark splits its own: this module holds the hooks (pytest
 finds hooks and fixtures on the registered module), ``options`` the command line,
 ``state`` the per-process state, ``items`` the scenario collection, ``fixtures`` the
@@ -39,12 +41,12 @@ from typing import Any
 import pytest
 
 from harness.pytest_plugin.finish import finish_session
-from harness.pytest_plugin.fixtures import vh_call, vh_endpoint, vh_run_dir
+from harness.pytest_plugin.fixtures import vh_acall, vh_call, vh_endpoint, vh_run_dir
 from harness.pytest_plugin.items import collect_file
 from harness.pytest_plugin.options import PluginOptions, add_options
 from harness.pytest_plugin.state import RUN_DIR_ENV, STATE, SUMMARY, PluginState
 
-__all__ = ["RUN_DIR_ENV", "vh_call", "vh_endpoint", "vh_run_dir"]
+__all__ = ["RUN_DIR_ENV", "vh_acall", "vh_call", "vh_endpoint", "vh_run_dir"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
