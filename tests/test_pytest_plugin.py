@@ -1,5 +1,5 @@
-"""The pytest plugin against the reference agent: ``pytest suites/smoke -n 2`` and the
-CLI give equivalent run folders, and a killed session leaves a readable one.
+"""The pytest plugin against the reference agent: ``pytest --vh-suites suites/smoke -n 2``
+and the CLI give equivalent run folders, and a killed session leaves a readable one.
 
 Real calls over loopback; one plugin run and one CLI run are shared by the checks.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from harness.agent.process import AgentProcess
-from harness.store.run_folder import iter_call_dirs, read_results, read_run_info
+from harness.store.run_folder import iter_call_dirs, load_recording, read_results, read_run_info
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +53,7 @@ def _call_stem(call_id: str) -> str:
 
 def test_pytest_xdist_and_cli_give_equivalent_run_folders(tmp_path: Path) -> None:
     py_dir = tmp_path / "py"
-    proc = _pytest(["suites/smoke", "-n", "2", "--vh-run-dir", str(py_dir), "--vh-slo", "ci/slo.toml", "-q"])
+    proc = _pytest(["--vh-suites", "suites/smoke", "-n", "2", "--vh-run-dir", str(py_dir), "--vh-slo", "ci/slo.toml", "-q"])
     out, _ = proc.communicate(timeout=400)
     assert proc.returncode == 0, out
     assert "gate verdicts" in out
@@ -86,7 +86,8 @@ def test_pytest_xdist_and_cli_give_equivalent_run_folders(tmp_path: Path) -> Non
 
 def test_killed_session_leaves_a_readable_run_folder(tmp_path: Path) -> None:
     run_dir = tmp_path / "killed"
-    proc = _pytest(["suites/smoke", "--vh-run-dir", str(run_dir), "-q"], start_new_session=True)
+    proc = _pytest(["--vh-suites", "suites/smoke", "--vh-run-dir", str(run_dir), "-q"],
+                   start_new_session=True)
     deadline = time.monotonic() + 240
     try:
         while time.monotonic() < deadline:  # wait for the first finished call, then kill
@@ -100,12 +101,14 @@ def test_killed_session_leaves_a_readable_run_folder(tmp_path: Path) -> None:
         proc.communicate(timeout=30)
     info = read_run_info(run_dir)  # written at the start, still readable
     assert info.finished_at is None
+    # every call with results has a finished call folder whose recording.json reads back
     finished = {p.name for p in iter_call_dirs(run_dir)}
-    results = read_results(run_dir)
-    assert finished and {m.call_id for m in results} <= finished | {m.call_id for m in results}
-    for cid in {m.call_id for m in results}:
-        assert (run_dir / "calls" / cid / "recording.json").is_file()
+    with_results = {m.call_id for m in read_results(run_dir)}
+    assert with_results, "no results although a call had finished"
+    assert with_results <= finished, f"results without a finished call folder: {with_results - finished}"
+    for cid in with_results:
         json.loads((run_dir / "calls" / cid / "recording.json").read_text())
+        assert load_recording(run_dir / "calls" / cid)[0].call_id == cid
     # and the reports can be rebuilt from what is there
     rep = subprocess.run([sys.executable, "-m", "harness", "report", str(run_dir)], cwd=ROOT,
                          env=ENV, capture_output=True, text=True, timeout=120, check=False)

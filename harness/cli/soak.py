@@ -8,10 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from harness.console import make_console
-from harness.exit_codes import EXIT_USAGE
+from harness.cli.common import CallerChoice, CallerOption, console, usage_error
 
 __all__ = ["soak_command"]
 
@@ -38,7 +36,7 @@ def soak_command(
         help="Windows starting before this are left out of drift (default: the first window).")] = None,
     keep_audio: Annotated[str, typer.Option(help="all | failed | outliers | none")] = "failed",
     sample_audio: Annotated[int, typer.Option(min=0, help="Also keep the audio of every Nth call.")] = 0,
-    caller: Annotated[list[str], typer.Option(help="aiortc and/or browser.")] = ["aiortc"],  # noqa: B006
+    caller: CallerOption = [CallerChoice.AIORTC],  # noqa: B006
     workers: Annotated[int | None, typer.Option(
         min=1, help="Caller worker processes (default: one per core, at most the concurrency).")] = None,
     scoring_workers: Annotated[int | None, typer.Option(
@@ -70,12 +68,10 @@ def soak_command(
     from harness.soak.session import SoakRequest, soak_and_report
     from harness.store.retention import AudioRetention, KeepAudio
 
-    console = make_console(stderr=True)  # scrubs any key an endpoint echoes
     try:
         profile = parse_profile(network) if network is not None else None
     except ProfileError as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}")
-        raise typer.Exit(EXIT_USAGE) from None
+        usage_error(str(exc))
     try:
         if rate is not None and concurrency is not None:
             raise LoadSpecError("give --concurrency (closed model) or --rate (open model), not both")
@@ -96,7 +92,7 @@ def soak_command(
             warmup_s=None if warmup is None else parse_duration(warmup, "--warmup"),
             retention=AudioRetention(keep=keep, sample_every=sample_audio))
         request = SoakRequest(
-            paths=tuple(paths), endpoints=tuple(endpoint), settings=settings, callers=tuple(caller),
+            paths=tuple(paths), endpoints=tuple(endpoint), settings=settings, callers=tuple(str(c) for c in caller),
             mix=parse_mix(mix or []), out=out, run_id=run_id, endpoints_file=endpoints_file,
             corpus=corpus, argv=tuple(sys.argv), slo=slo,
             caller_settings=CallerSettings(signalling_timeout_s=signalling_timeout,
@@ -104,11 +100,9 @@ def soak_command(
             status_every_s=parse_duration(status_every, "--status-every"), workers=workers,
             scoring_workers=scoring_workers)
     except LoadSpecError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(EXIT_USAGE) from None
+        usage_error(str(exc))
     try:
-        code = asyncio.run(soak_and_report(request, console))
+        code = asyncio.run(soak_and_report(request, console))  # the console scrubs any key an endpoint echoes
     except UsageError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(EXIT_USAGE) from None
+        usage_error(str(exc))
     raise typer.Exit(code)

@@ -1,10 +1,14 @@
-"""pytest plugin: ``pytest suites/`` runs the shipped scenario files as tests.
+"""pytest plugin: ``pytest --vh-suites suites/smoke`` runs scenario files as tests.
 
 Registered through the ``pytest11`` entry point (``-p harness.pytest_plugin`` when the
-package is not installed). Each scenario YAML under a ``suites`` folder becomes one
-test per endpoint x caller x repeat, with the same call ids and the same run folder
-layout as ``voice-harness run`` (both plan calls with ``harness.runner.plan`` and run
-them with ``harness.runner.execute``).
+package is not installed), so it is loaded in every pytest session of an environment
+that has the package: it must never change a session that does not use it. So it
+collects nothing unless told where the scenarios are (``--vh-suites PATH...`` or the
+``vh_suites`` ini option), and its xdist hook is optional (``-p no:xdist`` works).
+Each scenario YAML under those paths becomes one test per endpoint x caller x repeat,
+with the same call ids and the same run folder layout as ``voice-harness run`` (both
+plan calls with ``harness.runner.plan`` and run them with ``harness.runner.execute``).
+``--vh-suites`` with no other path to collect is what the session runs.
 
 With pytest-xdist the controller picks the run folder and hands its path to every
 worker (``workerinput``); each worker starts its own reference agent on its own port
@@ -19,6 +23,8 @@ A test of one's own gets the endpoint and a caller through fixtures::
     def test_my_bot(vh_call):
         result = vh_call()                  # runs the marked scenario, returns a CallResult
         assert result.ok
+
+and an async test awaits ``vh_acall()`` (the call runs on the test's loop).
 
 The parts, as pytest-benchmark splits its own: this module holds the hooks (pytest
 finds hooks and fixtures on the registered module), ``options`` the command line,
@@ -35,12 +41,12 @@ from typing import Any
 import pytest
 
 from harness.pytest_plugin.finish import finish_session
-from harness.pytest_plugin.fixtures import vh_call, vh_endpoint, vh_run_dir
+from harness.pytest_plugin.fixtures import vh_acall, vh_call, vh_endpoint, vh_run_dir
 from harness.pytest_plugin.items import collect_file
-from harness.pytest_plugin.options import add_options
+from harness.pytest_plugin.options import PluginOptions, add_options
 from harness.pytest_plugin.state import RUN_DIR_ENV, STATE, SUMMARY, PluginState
 
-__all__ = ["RUN_DIR_ENV", "vh_call", "vh_endpoint", "vh_run_dir"]
+__all__ = ["RUN_DIR_ENV", "vh_acall", "vh_call", "vh_endpoint", "vh_run_dir"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -50,20 +56,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "scenario(path): the scenario file a test's vh_call runs")
     config.addinivalue_line("markers", "slo(file): SLO file for this test's calls (informational)")
+    options = PluginOptions.from_config(config)
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and "vh_run_dir" in workerinput:
         run_dir = Path(workerinput["vh_run_dir"])
-    elif config.getoption("vh_run_dir") is not None:
-        run_dir = Path(config.getoption("vh_run_dir"))
+    elif options.run_dir is not None:
+        run_dir = options.run_dir
     elif os.environ.get(RUN_DIR_ENV):
         run_dir = Path(os.environ[RUN_DIR_ENV])
     else:
         from harness.store.run_folder import new_run_id
 
         run_dir = Path("reports") / new_run_id()
-    config.stash[STATE] = PluginState(config, run_dir.absolute())
+    if options.suites_from_command_line and config.args_source is not pytest.Config.ArgsSource.ARGS:
+        # ``pytest --vh-suites suites/smoke`` runs the suites, not the testpaths or the
+        # current folder; with paths of its own, the session runs those.
+        config.args = [str(p) for p in options.suites]
+    config.stash[STATE] = PluginState(config, run_dir.absolute(), options)
 
 
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: without xdist, pytest must not refuse it
 def pytest_configure_node(node: Any) -> None:
     """xdist controller -> worker: every worker writes into the controller's run folder."""
     node.workerinput["vh_run_dir"] = str(node.config.stash[STATE].run_dir)

@@ -1,8 +1,10 @@
-"""Scenario YAML files under a ``suites`` folder, collected as pytest items.
+"""Scenario YAML files under the ``--vh-suites``/``vh_suites`` paths, collected as items.
 
 One item per endpoint x caller x repeat, exactly the calls ``harness.runner.plan``
 makes for ``voice-harness run``, with the same call ids. A file the loader refuses is
-one failing item whose message is the loader's (file, step, field).
+one failing item whose message is the loader's (file, step, field). Without those
+options no file is collected: the plugin is loaded in every session of an environment
+that has the package, and a YAML file it was not pointed at is none of its business.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ __all__ = ["ScenarioErrorItem", "ScenarioFailed", "ScenarioFile", "ScenarioItem"
 
 
 def collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
-    if file_path.suffix in (".yaml", ".yml") and "suites" in file_path.parts \
-            and not file_path.name.startswith("."):
+    state = parent.config.stash.get(STATE, None)
+    if state is not None and state.options.is_scenario_file(file_path):
         return ScenarioFile.from_parent(parent, path=file_path)
     return None
 

@@ -32,9 +32,9 @@ REFERENCE_AGENT = "reference-agent"
 
 
 class PluginState:
-    def __init__(self, config: pytest.Config, run_dir: Path) -> None:
+    def __init__(self, config: pytest.Config, run_dir: Path, options: PluginOptions) -> None:
         self.config = config
-        self.options = PluginOptions.from_config(config)
+        self.options = options
         self.run_dir = run_dir
         self.is_worker = hasattr(config, "workerinput")
         self._agent: AgentProcess | None = None
@@ -81,13 +81,18 @@ class PluginState:
         return self._folder
 
     def run_spec(self, spec: CallSpec) -> CallResult:
+        """One call on an event loop of its own (a sync test, a scenario item)."""
+        return asyncio.run(self.arun_spec(spec))
+
+    async def arun_spec(self, spec: CallSpec) -> CallResult:
+        """One call on the running loop (an async test). The corpus and the run folder
+        are made first, before anything is awaited."""
         from harness.runner import RunPlan, default_callers, execute
 
         corpus = self.corpus()
         folder = self.folder()
         self.ran_calls = True
-        results = asyncio.run(execute(RunPlan(specs=(spec,)), corpus, folder,
-                                      callers=default_callers(corpus)))
+        results = await execute(RunPlan(specs=(spec,)), corpus, folder, callers=default_callers(corpus))
         return results[0]
 
     def close(self) -> None:

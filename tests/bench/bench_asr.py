@@ -63,7 +63,9 @@ def bench() -> dict[str, float]:
 
 @pytest.mark.bench
 def test_bench_asr() -> None:
-    assert bench()["realtime_x"] > 0
+    # The tts-mode agent transcribes each turn while the caller waits: slower than real
+    # time, its replies would lag further behind every turn (README: 6.3x here).
+    assert bench()["realtime_x"] > 2.0
 
 
 if __name__ == "__main__":

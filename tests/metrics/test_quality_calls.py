@@ -87,7 +87,9 @@ def test_clean_echo_pesq_wb_is_at_least_3_5(echo_results: dict[str, CallResult])
     assert sorted(wb) == list(range(len(PROMPTS)))
     for turn, value in wb.items():
         assert value is not None and value >= 3.5, (turn, value)
-    assert all(v is not None and v >= 0.9 for v in _values(echo_results["0"], STOI).values())
+    stoi = _values(echo_results["0"], STOI)
+    assert sorted(stoi) == sorted(wb)  # one per reply: an empty dict must not pass the next line
+    assert all(v is not None and v >= 0.9 for v in stoi.values()), stoi
 
 
 def test_pesq_falls_monotonically_with_send_path_loss(echo_results: dict[str, CallResult]) -> None:

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.corpus import Corpus
+from harness.corpus.defaults import default_script
+from harness.corpus.script import load_script
 from harness.records import Expectation, FailureKind, Scenario, Step, StepKind
 from harness.scenario import ScenarioError, discover_scenarios, load_all, load_scenario
 
@@ -456,8 +459,7 @@ def test_unknown_corpus_ids_are_named(tmp_path: Path) -> None:
 
 
 def test_real_corpus_class_satisfies_the_protocol(tmp_path: Path) -> None:
-    corpus_mod = pytest.importorskip("harness.corpus")
-    corpus = corpus_mod.Corpus(tmp_path, [])
+    corpus = Corpus(tmp_path, [])
     path = write(tmp_path, "c.yaml", "id: c\nsteps: [say: q_time]\n")
     assert error_of(path, corpus).missing_items == ("q_time",)
 
@@ -511,9 +513,7 @@ def test_load_all_reports_empty_directories_and_missing_files(tmp_path: Path) ->
 # --------------------------------------------------------------------- the suite
 
 def test_smoke_suite_ids_exist_in_the_builtin_corpus_script() -> None:
-    script_mod = pytest.importorskip("harness.corpus.script")
-    defaults = pytest.importorskip("harness.corpus.defaults")
-    script, _ = script_mod.load_script(defaults.default_script())
+    script, _ = load_script(default_script())
     ids = {item.id for item in script.items}
     scenarios, errors = load_all([SMOKE], FakeCorpus(ids))
     assert [str(e) for e in errors] == []
