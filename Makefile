@@ -28,8 +28,11 @@ $(JS_STAMP): $(JS)/package-lock.json
 demo: $(STAMP) browser
 	$(VENV)/bin/voice-harness demo
 
+# Two tests at a time (real calls mostly wait for real-time audio), then the tests that
+# need the machine to themselves (many calls at once, soak, Ray) one at a time.
 test: $(STAMP) browser
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 -m "not exclusive" $(PYTEST_ARGS)
+	$(PY) -m pytest -m exclusive $(PYTEST_ARGS)
 
 lint: $(STAMP) $(JS_STAMP)
 	$(VENV)/bin/ruff check .

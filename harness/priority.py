@@ -80,3 +80,25 @@ def describe_scheduling() -> str:
         name = "SCHED_RR" if policy == os.SCHED_RR else "SCHED_FIFO"
         return f"realtime {name} {os.sched_getparam(0).sched_priority}"
     return f"nice {os.getpriority(os.PRIO_PROCESS, 0)}"
+
+
+def restore_priority(scheduling: tuple[int, int, int], switch_interval_s: float) -> None:
+    """Undo ``raise_priority`` for the calling thread (a test that borrowed it): the policy,
+    priority and niceness of ``save_priority``'s tuple, and the switch interval."""
+    global _worker_realtime
+    _worker_realtime = False
+    sys.setswitchinterval(switch_interval_s)
+    if sys.platform != "linux":
+        return
+    policy, rt_priority, niceness = scheduling
+    with contextlib.suppress(OSError):
+        os.sched_setscheduler(0, policy, os.sched_param(rt_priority))
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, 0, niceness)
+
+
+def save_priority() -> tuple[int, int, int]:
+    """The calling thread's (policy, real-time priority, niceness), for ``restore_priority``."""
+    if sys.platform != "linux":
+        return (0, 0, 0)
+    return (os.sched_getscheduler(0), os.sched_getparam(0).sched_priority, os.getpriority(os.PRIO_PROCESS, 0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -10,6 +11,24 @@ import pytest
 from harness.agent.process import AgentProcess
 from harness.corpus.defaults import default_corpus
 from harness.corpus.model import Corpus
+from harness.priority import raise_priority, restore_priority, save_priority
+
+
+@pytest.fixture(autouse=True)
+def _callers_run_realtime(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that places real calls gives the callers it runs in this process the
+    protection the harness gives its caller workers (``harness/priority.py``): its loop
+    thread real-time while the test runs, restored after. The tests run two at a time in
+    CI (``make test``); the agents they start stay at normal priority, like an endpoint."""
+    if request.node.get_closest_marker("network") is None:
+        yield
+        return
+    saved, interval = save_priority(), sys.getswitchinterval()
+    raise_priority()
+    try:
+        yield
+    finally:
+        restore_priority(saved, interval)
 
 
 @pytest.fixture(scope="session")
