@@ -12,9 +12,11 @@ Per ``say`` step that awaits a reply:
   before the step's logged end plus its timeout);
 - ``no_response`` is 1.0 when that onset is missing or more than ``timeout_ms`` after
   ``speech_end_ns``, else 0.0 — emitted for every measured turn, so its mean is the rate;
-- ``turn_latency_ms`` = onset − ``speech_end_ns``, only when answered. An onset before
-  ``speech_end_ns`` (the agent started inside the caller's turn) is kept, negative, and
-  fails; interpreting it as a cutoff is the endpointing family's job.
+- ``turn_latency_ms`` = onset − ``speech_end_ns``, only when answered after the caller
+  finished: never negative, so a percentile of it is a wait the caller had. An onset
+  before ``speech_end_ns`` (the agent started inside the caller's turn) is not a latency:
+  it is ``turn_cut_in_ms`` (how long before the caller's last voiced sample the agent
+  started, positive), failing a ``within_ms`` expectation; the cutoff family judges it.
 
 Per ``listen`` step: ``greeting_latency_ms`` = first agent onset − the step's start, or
 − ``connected_ns`` when it is the scenario's first step (connect → first agent audio);
@@ -43,11 +45,13 @@ from harness.records import (
 __all__ = [
     "GREETING_LATENCY",
     "NO_RESPONSE",
+    "TURN_CUT_IN",
     "TURN_LATENCY",
     "measure_latency",
 ]
 
 TURN_LATENCY = "turn_latency_ms"
+TURN_CUT_IN = "turn_cut_in_ms"
 GREETING_LATENCY = "greeting_latency_ms"
 NO_RESPONSE = "no_response"
 
@@ -110,13 +114,14 @@ def _turn(
         return [missing]
     assert onset is not None
     latency = ns_to_ms(onset - utterance.speech_end_ns)
-    passed, reason = _judge(latency, step.expect.within_ms)
     if latency < 0:
         # A within_ms expectation cannot hold for a reply that cut the caller off; without
         # one, the cutoff families judge it (a pause sweep measures, it does not fail).
         passed = False if step.expect.within_ms is not None else None
         reason = f"agent started before the caller finished ({-latency:.1f} ms before the last voiced sample)"
-    return _answered(recording, step, TURN_LATENCY, latency, passed, reason)
+        return _answered(recording, step, TURN_CUT_IN, -latency, passed, reason)
+    passed, judged = _judge(latency, step.expect.within_ms)
+    return _answered(recording, step, TURN_LATENCY, latency, passed, judged)
 
 
 def _greeting(

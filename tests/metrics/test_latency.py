@@ -11,7 +11,7 @@ import pytest
 
 from harness.analysis.timeline import build_timeline
 from harness.metrics import FAMILIES, measure_all
-from harness.metrics.latency import GREETING_LATENCY, NO_RESPONSE, TURN_LATENCY, measure_latency
+from harness.metrics.latency import GREETING_LATENCY, NO_RESPONSE, TURN_CUT_IN, TURN_LATENCY, measure_latency
 from harness.records import (
     CallerKind,
     CallRecording,
@@ -176,7 +176,10 @@ def test_reply_window_ends_at_next_utterance() -> None:
     assert [(m.turn, m.value) for m in by_metric(out, TURN_LATENCY)] == [(1, pytest.approx(400.0))]
 
 
-def test_agent_starting_inside_the_callers_turn_is_negative_and_fails() -> None:
+def test_agent_starting_inside_the_callers_turn_is_a_cut_in_not_a_negative_latency() -> None:
+    """A percentile of turn latency is a wait some caller had: a reply that started 200 ms
+    before the caller's last voiced sample is no wait, so it is not in turn_latency_ms
+    (it would drag every percentile down) but in turn_cut_in_ms, as a positive 200."""
     tl, sc, rec = call(
         (say(0, within_ms=1000.0),),
         (utt(0, 0, 100 * MS, 3 * S),),
@@ -184,13 +187,13 @@ def test_agent_starting_inside_the_callers_turn_is_negative_and_fails() -> None:
         # A burst before the caller's speech started is not a reply; the one at 2.8 s is.
         [(50 * MS, 90 * MS), (2 * S + 800 * MS, 4 * S)],
     )
-    (lat,) = by_metric(measure_latency(tl, sc, rec), TURN_LATENCY)
-    assert lat.value == pytest.approx(-200.0)
-    assert lat.passed is False
-    assert (
-        lat.reason
-        == "agent started before the caller finished (200.0 ms before the last voiced sample)"
-    )
+    out = measure_latency(tl, sc, rec)
+    assert by_metric(out, TURN_LATENCY) == []
+    (cut,) = by_metric(out, TURN_CUT_IN)
+    assert cut.value == pytest.approx(200.0) and cut.unit == "ms"
+    assert cut.passed is False
+    assert cut.reason == "agent started before the caller finished (200.0 ms before the last voiced sample)"
+    assert [m.value for m in by_metric(out, NO_RESPONSE)] == [0.0]  # it did answer
     # Without an expectation the early onset is reported, not failed (cutoff judges it).
     tl, sc, rec = call(
         (say(0),),
@@ -198,8 +201,17 @@ def test_agent_starting_inside_the_callers_turn_is_negative_and_fails() -> None:
         (log(0, StepKind.SAY, 0, 6 * S),),
         [(50 * MS, 90 * MS), (2 * S + 800 * MS, 4 * S)],
     )
-    (lat,) = by_metric(measure_latency(tl, sc, rec), TURN_LATENCY)
-    assert lat.value == pytest.approx(-200.0) and lat.passed is None and lat.reason
+    out = measure_latency(tl, sc, rec)
+    (cut,) = by_metric(out, TURN_CUT_IN)
+    assert cut.value == pytest.approx(200.0) and cut.passed is None and cut.reason
+    assert by_metric(out, TURN_LATENCY) == []
+
+
+def test_an_onset_exactly_at_the_last_voiced_sample_is_a_zero_latency() -> None:
+    tl, sc, rec = call((say(0),), (utt(0, 0, 100 * MS, 3 * S),), (log(0, StepKind.SAY, 0, 6 * S),),
+                       [(3 * S, 4 * S)])
+    out = measure_latency(tl, sc, rec)
+    assert [m.value for m in by_metric(out, TURN_LATENCY)] == [0.0] and by_metric(out, TURN_CUT_IN) == []
 
 
 def test_say_without_await_and_steps_that_never_ran_are_not_measured() -> None:
