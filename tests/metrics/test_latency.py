@@ -11,7 +11,13 @@ import pytest
 
 from harness.analysis.timeline import build_timeline
 from harness.metrics import FAMILIES, measure_all
-from harness.metrics.latency import GREETING_LATENCY, NO_RESPONSE, TURN_CUT_IN, TURN_LATENCY, measure_latency
+from harness.metrics.latency import (
+    GREETING_LATENCY,
+    NO_RESPONSE,
+    TURN_CUT_IN,
+    TURN_LATENCY,
+    measure_latency,
+)
 from harness.records import (
     CallerKind,
     CallRecording,
