@@ -102,6 +102,8 @@ class CallWorker:
         """Load the corpus and open the callers (a browser pool if one is asked for)."""
         cfg = self.config
         self.probe.start()
+        if self._scorer is not None:
+            await self._scorer.start()  # before any call: its start would stall their loop
         if self._given:
             self._callers.update(self._given)
             return
