@@ -28,11 +28,12 @@ $(JS_STAMP): $(JS)/package-lock.json
 demo: $(STAMP) browser
 	$(VENV)/bin/voice-harness demo
 
-# Two tests at a time (real calls mostly wait for real-time audio), then the tests that
-# need the machine to themselves (many calls at once, soak, Ray) one at a time.
+# Tests without real calls two at a time, then the real-call tests one at a time: beside
+# each other, their agents and Chromium (normal priority) fall behind and the tests
+# measuring against the agents' truth read it (seen: 107 ms for 105, an agent 214 ms late).
 test: $(STAMP) browser
-	$(PY) -m pytest -n 2 -m "not exclusive" $(PYTEST_ARGS)
-	$(PY) -m pytest -m exclusive $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 -m "not network" $(PYTEST_ARGS)
+	$(PY) -m pytest -m network $(PYTEST_ARGS)
 
 lint: $(STAMP) $(JS_STAMP)
 	$(VENV)/bin/ruff check .
