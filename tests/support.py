@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import Sequence
 
 from harness.callers.aiortc_caller import AiortcCaller
@@ -53,3 +55,9 @@ def agent_call_id(artifacts: CallArtifacts) -> str:
 
 def scenario_of(scenario_id: str, *steps: Step) -> Scenario:
     return Scenario(id=scenario_id, steps=tuple(steps))
+
+
+def realtime_permitted() -> bool:
+    """Whether this machine lets a process take SCHED_RR (root, CAP_SYS_NICE or RLIMIT_RTPRIO)."""
+    probe = "import os; os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(1))"
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True, check=False).returncode == 0

@@ -12,16 +12,11 @@ import subprocess
 import sys
 
 import pytest
+from support import realtime_permitted
 
 from harness.priority import RAISED_NICENESS, raise_priority
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="scheduling policies are Linux's")
-
-
-def _permitted() -> bool:
-    """Whether this machine lets a process take SCHED_RR (root, CAP_SYS_NICE or RLIMIT_RTPRIO)."""
-    probe = "import os; os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(1))"
-    return subprocess.run([sys.executable, "-c", probe], capture_output=True, check=False).returncode == 0
 
 
 def _in_child(enabled: bool, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
@@ -44,7 +39,7 @@ def _run(enabled: bool) -> tuple[str, int, list[str]]:
 
 def test_the_worker_loop_gets_realtime_and_its_children_do_not() -> None:
     got, policy, child = _run(True)
-    if _permitted():
+    if realtime_permitted():
         assert got == "realtime SCHED_RR 2" and policy == os.SCHED_RR
         assert child == [str(os.SCHED_OTHER), "0"], "a process the worker starts (Chromium) runs normally"
     else:  # a raised niceness where allowed, else unchanged; said either way

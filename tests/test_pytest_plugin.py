@@ -21,7 +21,7 @@ import pytest
 from harness.agent.process import AgentProcess
 from harness.store.run_folder import iter_call_dirs, load_recording, read_results, read_run_info
 
-pytestmark = [pytest.mark.network, pytest.mark.slow, pytest.mark.exclusive]
+pytestmark = [pytest.mark.network, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 

@@ -15,8 +15,10 @@ way back, and latencies the callers measure include both (docs/network.md).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+from collections.abc import Iterator
 
 from harness.endpoints.base import EndpointError, WebRTCEndpoint
 from harness.network.relay import RelayError
@@ -47,23 +49,19 @@ class ImpairedEndpoint(WebRTCEndpoint):
             raise EndpointError(FailureKind.CALLER_ERROR,
                                 "network emulation: the offer has no IPv4 UDP host candidate or address for "
                                 "the relay to stand in for")
-        try:
+        with _relay_errors():
             relay = self.relay = await RemoteRelay.open(self.profile, self.seed_key,
                                                         local_endpoint=is_loopback_url(self.spec.url))
             offer = rewrite(offer_sdp, await relay.stand_in_for_callers(callers))
-        except (RelayError, TimeoutError) as exc:
-            raise EndpointError(FailureKind.CALLER_ERROR, f"network emulation: {exc}") from None
         answer = await self.inner.exchange(offer)
         endpoints = relayable(answer, host_only=False)
         if not endpoints:
             raise EndpointError(FailureKind.SIGNALLING_ERROR,
                                 "network emulation: the answer has no IPv4 UDP candidate or address "
                                 "the relay can send to")
-        try:
+        with _relay_errors():
             mapping = await relay.stand_in_for_endpoints(endpoints)
             await relay.set_clock_rates(clock_rates(offer_sdp, answer))
-        except (RelayError, TimeoutError) as exc:
-            raise EndpointError(FailureKind.CALLER_ERROR, f"network emulation: {exc}") from None
         return rewrite(answer, mapping)
 
     def opening_messages(self) -> list[str]:
@@ -111,3 +109,12 @@ def network_applied(endpoint: WebRTCEndpoint, origin_ns: int) -> NetworkApplied 
 def with_network(endpoint: WebRTCEndpoint, profile: NetworkProfile | None, seed_key: str) -> WebRTCEndpoint:
     """``endpoint`` behind the emulated network, or unchanged when there is no profile."""
     return endpoint if profile is None else ImpairedEndpoint(endpoint, profile, seed_key)
+
+
+@contextlib.contextmanager
+def _relay_errors() -> Iterator[None]:
+    """A relay that cannot start or answer is the caller's side failing, said as such."""
+    try:
+        yield
+    except (RelayError, TimeoutError) as exc:
+        raise EndpointError(FailureKind.CALLER_ERROR, f"network emulation: {exc}") from None

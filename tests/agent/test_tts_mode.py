@@ -18,7 +18,7 @@ from harness.records import EventKind
 from harness.scenario.loader import load_scenario
 from harness.scoring import score_call
 
-pytestmark = [pytest.mark.network, pytest.mark.slow, pytest.mark.exclusive]
+pytestmark = [pytest.mark.network, pytest.mark.slow]
 
 SUITE = Path(__file__).resolve().parents[2] / "suites" / "accuracy" / "tts_answers.yaml"
 

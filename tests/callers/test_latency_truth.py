@@ -25,7 +25,7 @@ from harness.callers.base import CallArtifacts
 from harness.corpus.model import Corpus
 from harness.scoring import score_call
 
-pytestmark = [pytest.mark.network, pytest.mark.slow, pytest.mark.exclusive]
+pytestmark = [pytest.mark.network, pytest.mark.slow]
 
 DELAYS_MS = (200, 500, 1000)
 QUESTIONS = ("q_time", "q_name", "cmd_play_music", "q_order_status", "cmd_call_mother")

@@ -94,9 +94,7 @@ def _turns(art: CallArtifacts, truth_log: Path, scenario: Scenario) -> list[tupl
     return out
 
 
-# The browser case runs alone: beside another real-call test, Chromium (at normal
-# priority) stamped one turn 106.8 ms after the truth (limit 105).
-@pytest.mark.parametrize("caller", [CallerKind.AIORTC, pytest.param(CallerKind.BROWSER, marks=pytest.mark.exclusive)])
+@pytest.mark.parametrize("caller", [CallerKind.AIORTC, CallerKind.BROWSER])
 def test_a_50ms_one_way_delay_adds_100ms_to_turn_latency(corpus: Corpus, start_agent, caller: CallerKind) -> None:  # type: ignore[no-untyped-def]
     """Per turn, harness - truth = 100 +- 5 ms. The relay stamps when it really released
     the two packets that carry the turn's edges (the caller's last voiced sample, the

@@ -19,13 +19,11 @@ import io
 import json
 import os
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from rich.console import Console
-from support import local_endpoint, say_scenario
+from support import local_endpoint, realtime_permitted, say_scenario
 from typer.testing import CliRunner
 
 from harness.agent.truth import truth_turns
@@ -46,7 +44,7 @@ from harness.store.run_folder import (
     read_run_info,
 )
 
-pytestmark = [pytest.mark.network, pytest.mark.slow, pytest.mark.exclusive]
+pytestmark = [pytest.mark.network, pytest.mark.slow]
 
 SUITES = ("suites/smoke", "suites/quality", "suites/barge_in", "suites/accuracy/echo_repeat.yaml")
 """Every shipped suite the echo agent can answer: tts_answers needs the tts agent (Whisper
@@ -59,9 +57,7 @@ MATCH_WINDOW_NS = 100_000_000
 
 
 def _expected_scheduling() -> str:
-    probe = "import os; os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(1))"
-    permitted = subprocess.run([sys.executable, "-c", probe], capture_output=True, check=False).returncode == 0
-    return "realtime SCHED_RR 2" if permitted else "nice -5" if os.geteuid() == 0 else "nice 0"
+    return "realtime SCHED_RR 2" if realtime_permitted() else "nice -5" if os.geteuid() == 0 else "nice 0"
 
 
 def _latency_errors(run_dir: Path, truth_log: Path) -> list[float]:

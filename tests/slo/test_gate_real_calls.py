@@ -33,7 +33,7 @@ from harness.corpus.model import Corpus
 from harness.records import Verdict, VerdictKind, VerdictStatus
 from harness.store.run_folder import read_results, read_run_info
 
-pytestmark = [pytest.mark.network, pytest.mark.slow, pytest.mark.exclusive]
+pytestmark = [pytest.mark.network, pytest.mark.slow]
 
 REPO = Path(harness.__file__).resolve().parents[1]
 EXIT_GATE_FAILED = 3

@@ -38,7 +38,7 @@ from harness.stats.drift import DriftVerdict
 from harness.store.run_folder import read_run_info
 from harness.store.windows import read_windows
 
-pytestmark = [pytest.mark.network, pytest.mark.slow, pytest.mark.exclusive]
+pytestmark = [pytest.mark.network, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 DRIFT_MS_PER_MIN = 100.0
