@@ -7,14 +7,22 @@ milliseconds late (the validity guard sees it as send error). Audio servers solv
 this the same way: the thread that paces audio runs under a real-time policy
 (``SCHED_RR`` at the lowest real-time priority), so it runs as soon as it wakes and
 then sleeps again; the kernel's real-time throttling (95 % of a core by default) stays
-as a safety net. ``SCHED_RESET_ON_FORK`` keeps it from leaking into processes the
-worker starts (Chromium, a scoring pool) and threads it creates.
+as a safety net.
 
 The worker's helper threads (the one that sends finished calls to the driver, the
-executor that encodes FLAC, WebSocket readers) take the GIL the loop needs. Left at
-normal priority, one preempted while holding it by a busy neighbour keeps the loop
-waiting for the neighbour's time slice (a 20-35 ms loop lag, measured here): priority
-inversion. So they run real-time too, one level below the loop, which still preempts them.
+executor that encodes FLAC, WebSocket readers, the scoring pool's feeders) take the
+GIL the loop needs. Left at normal priority, one preempted while holding it by a busy
+neighbour keeps the loop waiting for the neighbour's time slice (a 20-35 ms loop lag,
+measured here): priority inversion. So they run real-time too, one level below the
+loop, which still preempts them.
+
+Threads the loop starts during calls (aiortc starts one per call, the WebSocket caller
+one per call) inherit the loop's policy: ``Thread.start`` waits until the new thread
+has run, and a thread born at normal priority on a busy machine kept the loop waiting
+20-30 ms for its first time slice (measured here with two busy neighbours). Processes
+must not inherit it (Chromium's driver, a scoring pool, the network relay): where a
+worker starts one, it does so inside ``children_at_normal_priority``, and helper
+threads carry ``SCHED_RESET_ON_FORK`` so that whatever they start runs normally.
 
 Where the policy is not permitted (no ``CAP_SYS_NICE``, no ``RLIMIT_RTPRIO``), the
 worker tries a raised niceness, then stays as it is; what it got is recorded on every
@@ -27,6 +35,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
+from collections.abc import Iterator
 
 REALTIME_PRIORITY = 2
 """The loop's: above every normal process and the worker's helper threads."""
@@ -43,16 +53,23 @@ SWITCH_INTERVAL_S = 0.001
 default is 5 ms: a quarter of a frame, more than the guard's send-error limit)."""
 
 
-def raise_priority(enabled: bool = True) -> str:
+def raise_priority(enabled: bool = True, *, threads_inherit: bool = False) -> str:
     """Ask for real-time scheduling for the calling thread (its event loop); fall back to
     a raised niceness. Returns what it got, as ``describe_scheduling`` says it. Also
-    shortens the GIL switch interval of the process (the loop waits less for it)."""
+    shortens the GIL switch interval of the process (the loop waits less for it).
+
+    ``threads_inherit``: threads (and processes) this thread starts inherit the policy;
+    for a worker process whose own code starts every process inside
+    ``children_at_normal_priority``. Otherwise nothing started inherits it
+    (``SCHED_RESET_ON_FORK``): for a thread in a process the harness does not own (a
+    Ray actor, a test), whose libraries may start busy threads of their own."""
     global _worker_realtime
     if enabled:
         sys.setswitchinterval(SWITCH_INTERVAL_S)
     if enabled and sys.platform == "linux":
+        flags = os.SCHED_RR if threads_inherit else os.SCHED_RR | os.SCHED_RESET_ON_FORK
         try:
-            os.sched_setscheduler(0, os.SCHED_RR | os.SCHED_RESET_ON_FORK, os.sched_param(REALTIME_PRIORITY))
+            os.sched_setscheduler(0, flags, os.sched_param(REALTIME_PRIORITY))
             _worker_realtime = True
         except OSError:
             try:
@@ -69,6 +86,46 @@ def follow_worker_priority() -> None:
     if _worker_realtime:
         with contextlib.suppress(OSError):
             os.sched_setscheduler(0, os.SCHED_RR | os.SCHED_RESET_ON_FORK, os.sched_param(HELPER_PRIORITY))
+
+
+@contextlib.contextmanager
+def children_at_normal_priority() -> Iterator[None]:
+    """Processes (and threads) the calling thread starts inside the block run at normal
+    priority, whatever the thread's own policy: Chromium's driver or a relay process
+    at real-time priority could take a core from everything else."""
+    if sys.platform != "linux":
+        yield
+        return
+    policy = os.sched_getscheduler(0)
+    inheritable = policy in (os.SCHED_RR, os.SCHED_FIFO)  # real-time, without the reset flag
+    param = os.sched_getparam(0)
+    if inheritable:
+        os.sched_setscheduler(0, policy | os.SCHED_RESET_ON_FORK, param)
+    try:
+        yield
+    finally:
+        if inheritable:
+            with contextlib.suppress(OSError):
+                os.sched_setscheduler(0, policy, param)
+
+
+def promote_helper_threads() -> int:
+    """Give every thread of this process still at normal priority the helpers' real-time
+    priority (threads a helper or a library started before the calls: a scoring pool's
+    manager and feeder, which pickle while holding the GIL). Returns how many; none
+    unless the loop got real-time."""
+    if not _worker_realtime or sys.platform != "linux":
+        return 0
+    promoted = 0
+    for thread in threading.enumerate():
+        tid = thread.native_id
+        if tid is None:
+            continue
+        with contextlib.suppress(OSError):
+            if os.sched_getscheduler(tid) & ~os.SCHED_RESET_ON_FORK == os.SCHED_OTHER:
+                os.sched_setscheduler(tid, os.SCHED_RR | os.SCHED_RESET_ON_FORK, os.sched_param(HELPER_PRIORITY))
+                promoted += 1
+    return promoted
 
 
 def describe_scheduling() -> str:

@@ -10,11 +10,21 @@ import multiprocessing
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from support import realtime_permitted
 
-from harness.priority import RAISED_NICENESS, raise_priority
+from harness.priority import (
+    HELPER_PRIORITY,
+    RAISED_NICENESS,
+    REALTIME_PRIORITY,
+    children_at_normal_priority,
+    promote_helper_threads,
+    raise_priority,
+)
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="scheduling policies are Linux's")
 
@@ -27,10 +37,49 @@ def _in_child(enabled: bool, out: multiprocessing.Queue) -> None:  # type: ignor
     out.put((got, os.sched_getscheduler(0) & ~os.SCHED_RESET_ON_FORK, child.stdout.split()))
 
 
+_CHILD_POLICY = [sys.executable, "-c", "import os; print(os.sched_getscheduler(0), os.getpriority(os.PRIO_PROCESS, 0))"]
+
+
+def _thread_policy(started: threading.Event, stop: threading.Event, seen: list[tuple[int, int]]) -> None:
+    seen.append((os.sched_getscheduler(0), os.sched_getparam(0).sched_priority))
+    started.set()
+    stop.wait(30)
+
+
+def _start_thread(seen: list[tuple[int, int]]) -> tuple[threading.Thread, threading.Event]:
+    started, stop = threading.Event(), threading.Event()
+    thread = threading.Thread(target=_thread_policy, args=(started, stop, seen), daemon=True)
+    thread.start()
+    started.wait(30)
+    return thread, stop
+
+
+def _worker_loop_child(out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    """As a caller worker's loop thread: threads inherit, processes only inside the block."""
+    raise_priority(True, threads_inherit=True)
+    inherited: list[tuple[int, int]] = []
+    _, stop_a = _start_thread(inherited)
+    with children_at_normal_priority():
+        process = subprocess.run(_CHILD_POLICY, capture_output=True, text=True, check=True).stdout.split()
+        normal: list[tuple[int, int]] = []
+        thread_b, stop_b = _start_thread(normal)
+    after = os.sched_getscheduler(0)
+    promoted = promote_helper_threads()
+    assert thread_b.native_id is not None
+    out.put((inherited, process, normal, after, promoted,
+             (os.sched_getscheduler(thread_b.native_id), os.sched_getparam(thread_b.native_id).sched_priority)))
+    stop_a.set()
+    stop_b.set()
+
+
 def _run(enabled: bool) -> tuple[str, int, list[str]]:
+    return _in_spawned(_in_child, enabled)
+
+
+def _in_spawned(target: Callable[..., None], *args: object) -> tuple[Any, ...]:
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    proc = ctx.Process(target=_in_child, args=(enabled, out))
+    proc = ctx.Process(target=target, args=(*args, out))
     proc.start()
     result = out.get(timeout=60)
     proc.join(timeout=30)
@@ -50,3 +99,16 @@ def test_the_worker_loop_gets_realtime_and_its_children_do_not() -> None:
 def test_switched_off_it_changes_nothing() -> None:
     got, policy, _ = _run(False)
     assert policy == os.SCHED_OTHER and got == f"nice {os.getpriority(os.PRIO_PROCESS, 0)}"
+
+
+@pytest.mark.skipif(not realtime_permitted(), reason="real-time scheduling is not permitted here")
+def test_a_worker_loops_threads_inherit_realtime_but_processes_started_in_the_block_do_not() -> None:
+    """``Thread.start`` waits for the new thread to run: born at normal priority on a busy
+    machine, it kept the loop waiting 20-30 ms. Processes must still start normally."""
+    inherited, process, normal, after, promoted, promoted_policy = _in_spawned(_worker_loop_child)
+    assert inherited == [(os.SCHED_RR, REALTIME_PRIORITY)], "a thread the loop starts runs real-time at once"
+    assert process == [str(os.SCHED_OTHER), "0"], "a process started inside the block runs normally"
+    assert normal == [(os.SCHED_OTHER, 0)], "so does a thread started inside it"
+    assert after == os.SCHED_RR, "after the block, threads inherit again (no reset flag)"
+    assert promoted == 1, "the one thread left at normal priority is promoted"
+    assert promoted_policy == (os.SCHED_RR | os.SCHED_RESET_ON_FORK, HELPER_PRIORITY)

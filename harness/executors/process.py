@@ -36,7 +36,12 @@ from harness.executors.messages import (
     WorkerReady,
 )
 from harness.executors.worker import CallWorker, WorkerConfig
-from harness.priority import follow_worker_priority, raise_priority
+from harness.priority import (
+    children_at_normal_priority,
+    follow_worker_priority,
+    promote_helper_threads,
+    raise_priority,
+)
 from harness.records import CallSpec, Failure, FailureKind
 from harness.redact import install_log_redaction
 
@@ -78,7 +83,9 @@ def worker_main(conn: Connection, config: WorkerConfig, admission: AdmissionSett
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=log_level, format="worker %(process)d: %(levelname)s %(name)s: %(message)s")
     install_log_redaction()  # a spawned process does not inherit the driver's
-    raise_priority(config.realtime)  # this thread runs the loop that paces every call's audio
+    # This thread runs the loop that paces every call's audio; threads it starts during
+    # calls inherit its priority, processes never (see harness.priority).
+    raise_priority(config.realtime, threads_inherit=True)
     try:
         asyncio.run(_serve(conn, config, admission))
     finally:
@@ -150,7 +157,8 @@ async def _serve(conn: Connection, config: WorkerConfig, admission: AdmissionSet
     out = _Outbox(conn)
     worker = CallWorker(config)
     try:
-        await worker.start()
+        with children_at_normal_priority():  # a scoring pool, Chromium's driver, a corpus build
+            await worker.start()
     except Exception as exc:
         out.send(WorkerFailed(reason=f"caller worker could not start: {type(exc).__name__}: {exc}"))
         out.close()
@@ -158,6 +166,7 @@ async def _serve(conn: Connection, config: WorkerConfig, admission: AdmissionSet
     # What start-up allocated lives as long as the process: keep it out of every
     # collection, so a full collection does not walk it while frames are due.
     gc.freeze()
+    promote_helper_threads()  # the threads start-up made at normal priority (a pool's feeders)
     out.send(WorkerReady(info=worker.info))
     serve = _Serve(conn, worker, admission, out)
     loop.add_reader(conn.fileno(), serve.on_readable)

@@ -27,6 +27,7 @@ from typing import Protocol
 
 from harness.corpus.model import Corpus
 from harness.executors.base import FinishedCall
+from harness.priority import children_at_normal_priority
 from harness.records import (
     CallRecording,
     CallResult,
@@ -136,8 +137,10 @@ class PoolScorer:
     async def score(self, finished: FinishedCall, scenario: Scenario, texts: Mapping[str, str]) -> CallResult:
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor(), score_finished, finished, scenario,
+            with children_at_normal_priority():  # a replacement pool process, if one is started here
+                scored = loop.run_in_executor(self._executor(), score_finished, finished, scenario,
                                               dict(texts), self.params)
+            return await scored
         except BrokenProcessPool as exc:
             log.warning("scoring pool broke (%s); starting a new one", exc)
             broken, self._pool = self._pool, None

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness.network.relay import Relay, RelayError
+from harness.priority import children_at_normal_priority
 from harness.records import NetworkApplied, NetworkProfile
 from harness.store.serialize import from_json_obj, to_json_obj
 
@@ -113,10 +114,11 @@ class RelayProcess:
 
     def __init__(self) -> None:
         self.owner_pid = os.getpid()
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "harness.network.relay_process"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
+        with children_at_normal_priority():  # started from a caller worker's real-time loop
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "harness.network.relay_process"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )
         self._lock = threading.Lock()
         self._pending: dict[int, concurrent.futures.Future[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
