@@ -30,6 +30,7 @@ from harness.agent.listener import DialectListener
 from harness.agent.truth import TruthLog
 from harness.agent.ws_call import WsAgentCall
 from harness.agent.ws_server import WsRoutes
+from harness.priority import describe_scheduling, raise_priority
 
 log = logging.getLogger(__name__)
 
@@ -262,8 +263,15 @@ async def serve(host: str, port: int, knobs: AgentKnobs, truth_path: Path | None
         from harness.agent.cascade import CascadeBrain
 
         brain = await asyncio.to_thread(CascadeBrain, wrong_answers=knobs.wrong_answers)
+        scheduling = describe_scheduling()
+    else:
+        # The agent is the tests' ground truth: its loop paces its replies and stamps
+        # them. Real-time like a caller worker's (harness.priority), so a busy machine
+        # does not make it drift from its knobs; not the tts cascade, whose Whisper and
+        # Piper would hold a real-time core for seconds.
+        scheduling = raise_priority(threads_inherit=True)
     truth = TruthLog(truth_path)
-    truth.write("agent_start", t_ns=time.monotonic_ns(), knobs=knobs.as_json())
+    truth.write("agent_start", t_ns=time.monotonic_ns(), knobs=knobs.as_json(), scheduling=scheduling)
     server = AgentServer(knobs, truth, brain, slot)
     runner = web.AppRunner(server.app, handle_signals=False, access_log=None)
     await runner.setup()

@@ -46,7 +46,7 @@ from harness.records import (
 from harness.scoring import score_call
 from harness.store.serialize import from_json, to_json
 
-pytestmark = [pytest.mark.network, pytest.mark.slow]
+pytestmark = [pytest.mark.network, pytest.mark.slow, pytest.mark.alone]  # Chromium runs at normal priority
 
 DELAYS_MS = (200, 800)
 QUESTIONS = ("q_time", "q_name", "cmd_play_music", "q_order_status", "cmd_call_mother")

@@ -94,7 +94,7 @@ def _turns(art: CallArtifacts, truth_log: Path, scenario: Scenario) -> list[tupl
     return out
 
 
-@pytest.mark.parametrize("caller", [CallerKind.AIORTC, CallerKind.BROWSER])
+@pytest.mark.parametrize("caller", [CallerKind.AIORTC, pytest.param(CallerKind.BROWSER, marks=pytest.mark.alone)])
 def test_a_50ms_one_way_delay_adds_100ms_to_turn_latency(corpus: Corpus, start_agent, caller: CallerKind) -> None:  # type: ignore[no-untyped-def]
     """Per turn, harness - truth = 100 +- 5 ms. The relay stamps when it really released
     the two packets that carry the turn's edges (the caller's last voiced sample, the

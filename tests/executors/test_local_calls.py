@@ -44,7 +44,7 @@ from harness.store.run_folder import (
     read_run_info,
 )
 
-pytestmark = [pytest.mark.network, pytest.mark.slow]
+pytestmark = [pytest.mark.network, pytest.mark.slow, pytest.mark.alone]  # 4 calls, 2 agent workers: a load of its own
 
 SUITES = ("suites/smoke", "suites/quality", "suites/barge_in", "suites/accuracy/echo_repeat.yaml")
 """Every shipped suite the echo agent can answer: tts_answers needs the tts agent (Whisper
