@@ -156,7 +156,7 @@ class SoakRun:
         keep = self.settings.retention.keeps(index, failed=failed, outlier=self._outlier(result))
         self._calls_bytes += await self.offload(self._write, finished, spec, result, keep)
         self.windows.ended(result, validity)
-        self.any_not_ok |= not result.ok
+        self.any_not_ok |= failed  # as `run`: a disturbed call's numbers do not count (exit 1)
         if result.failure is not None and len(self.failures) < MAX_LISTED_FAILURES:
             self.failures.append(RunFailure(failure=result.failure, call_id=spec.call_id,
                                             scenario=spec.scenario.id, endpoint=spec.endpoint.name,

@@ -53,7 +53,8 @@ def info(folder: RunFolder) -> Any:
 
 
 def fake_calls(duration_s: Callable[[int], float], latency_ms: Callable[[float], float],
-               fails: Callable[[float], bool], now: Callable[[], float]
+               fails: Callable[[float], bool], now: Callable[[], float],
+               disturbed: Callable[[int], bool] = lambda i: i % 50 == 7,
                ) -> tuple[Callable[[CallSpec], Awaitable[FinishedCall]],
                           Callable[[FinishedCall, CallSpec], Awaitable[CallResult]]]:
     counter = iter(range(10**9))
@@ -63,7 +64,7 @@ def fake_calls(duration_s: Callable[[int], float], latency_ms: Callable[[float],
         await asyncio.sleep(duration_s(i))
         failure = Failure(kind=FailureKind.OFFER_REFUSED, reason="503") if fails(now()) else None
         rec = CallRecording(call_id=spec.call_id, scenario_id=spec.scenario.id, endpoint=spec.endpoint.name,
-                            caller=spec.caller, failure=failure, validity=validity(disturbed=i % 50 == 7))
+                            caller=spec.caller, failure=failure, validity=validity(disturbed=disturbed(i)))
         return FinishedCall(recording=rec)
 
     async def score(finished: FinishedCall, spec: CallSpec) -> CallResult:
@@ -184,3 +185,28 @@ def test_real_clock_stop_midway_keeps_everything(tmp_path: Path) -> None:
     assert rows[0].process.rss_mb is not None and rows[0].process.open_fds is not None
     assert rows[-1].disk_bytes is not None and rows[-1].disk_bytes > 0
     assert read_run_info(folder.path).finished_at is not None
+
+
+@pytest.mark.parametrize(("disturbed", "not_ok"), [(lambda i: False, False), (lambda i: i == 1, True)],
+                         ids=["clean", "one-disturbed"])
+def test_a_disturbed_call_makes_the_soak_not_ok_as_a_failed_one_does(
+        tmp_path: Path, disturbed: Callable[[int], bool], not_ok: bool) -> None:
+    """Exit 1 for a soak with a disturbed call, as for ``run``: its numbers were left out."""
+    folder = RunFolder.create(tmp_path, "soak")
+    settings = SoakSettings(load=LoadSettings(duration_s=60, concurrency=2), window_s=0.5)
+
+    async def main() -> SoakRun:
+        holder: list[SoakRun] = []
+        play, score = fake_calls(lambda i: 0.05, lambda t: 250.0, lambda t: False,
+                                 lambda: holder[0].driver.now(), disturbed=disturbed)
+        soak = SoakRun(folder, settings, ScenarioMix.build(SCENARIOS), [(ENDPOINT, CallerKind.AIORTC)],
+                       play, score, info(folder))
+        holder.append(soak)
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(1.2, stop.set)
+        await soak.run(stop)
+        return soak
+
+    soak = asyncio.run(main())
+    assert soak.driver.started >= 2 and soak.failures == []
+    assert soak.any_not_ok is not_ok
