@@ -38,10 +38,14 @@ import sys
 import threading
 from collections.abc import Iterator
 
-REALTIME_PRIORITY = 2
+REALTIME_PRIORITY = 3
 """The loop's: above every normal process and the worker's helper threads."""
-HELPER_PRIORITY = 1
-"""The worker's helper threads': the lowest real-time priority, below the loop's."""
+HELPER_PRIORITY = 2
+"""The worker's helper threads': below the loop's."""
+REFERENCE_AGENT_PRIORITY = 1
+"""The reference agent's (the tests' ground truth): real-time, so a busy machine does not
+make it drift from its knobs, but the lowest, so the harness's callers preempt it. A
+caller must never wait for the endpoint it measures."""
 RAISED_NICENESS = -5
 
 _worker_realtime = False
@@ -53,7 +57,8 @@ SWITCH_INTERVAL_S = 0.001
 default is 5 ms: a quarter of a frame, more than the guard's send-error limit)."""
 
 
-def raise_priority(enabled: bool = True, *, threads_inherit: bool = False) -> str:
+def raise_priority(enabled: bool = True, *, threads_inherit: bool = False,
+                   priority: int = REALTIME_PRIORITY) -> str:
     """Ask for real-time scheduling for the calling thread (its event loop); fall back to
     a raised niceness. Returns what it got, as ``describe_scheduling`` says it. Also
     shortens the GIL switch interval of the process (the loop waits less for it).
@@ -69,7 +74,7 @@ def raise_priority(enabled: bool = True, *, threads_inherit: bool = False) -> st
     if enabled and sys.platform == "linux":
         flags = os.SCHED_RR if threads_inherit else os.SCHED_RR | os.SCHED_RESET_ON_FORK
         try:
-            os.sched_setscheduler(0, flags, os.sched_param(REALTIME_PRIORITY))
+            os.sched_setscheduler(0, flags, os.sched_param(priority))
             _worker_realtime = True
         except OSError:
             try:
@@ -129,7 +134,7 @@ def promote_helper_threads() -> int:
 
 
 def describe_scheduling() -> str:
-    """The calling thread's policy: ``realtime SCHED_RR 1`` or ``nice N``."""
+    """The calling thread's policy: ``realtime SCHED_RR 3`` or ``nice N``."""
     if sys.platform != "linux":
         return f"nice {os.getpriority(os.PRIO_PROCESS, 0)}" if hasattr(os, "getpriority") else "default"
     policy = os.sched_getscheduler(0) & ~os.SCHED_RESET_ON_FORK

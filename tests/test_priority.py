@@ -89,7 +89,7 @@ def _in_spawned(target: Callable[..., None], *args: object) -> tuple[Any, ...]:
 def test_the_worker_loop_gets_realtime_and_its_children_do_not() -> None:
     got, policy, child = _run(True)
     if realtime_permitted():
-        assert got == "realtime SCHED_RR 2" and policy == os.SCHED_RR
+        assert got == f"realtime SCHED_RR {REALTIME_PRIORITY}" and policy == os.SCHED_RR
         assert child == [str(os.SCHED_OTHER), "0"], "a process the worker starts (Chromium) runs normally"
     else:  # a raised niceness where allowed, else unchanged; said either way
         assert policy == os.SCHED_OTHER and got.startswith("nice ")

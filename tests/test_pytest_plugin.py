@@ -53,17 +53,18 @@ def _call_stem(call_id: str) -> str:
 
 def test_pytest_xdist_and_cli_give_equivalent_run_folders(tmp_path: Path) -> None:
     py_dir = tmp_path / "py"
+    # Both runs at once (each against its own agent): the suite is four short calls.
     proc = _pytest(["--vh-suites", "suites/smoke", "-n", "2", "--vh-run-dir", str(py_dir), "--vh-slo", "ci/slo.toml", "-q"])
-    out, _ = proc.communicate(timeout=400)
-    assert proc.returncode == 0, out
-    assert "gate verdicts" in out
-
     with AgentProcess(["--delay", "300"]) as agent:
-        cli = subprocess.run(
+        cli = subprocess.Popen(
             [sys.executable, "-m", "harness", "run", "suites/smoke", "-e", f"openai-realtime+{agent.url}",
              "--out", str(tmp_path), "--run-id", "cli", "--slo", "ci/slo.toml"],
-            cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=400, check=False)
-    assert cli.returncode == 0, cli.stderr[-3000:]
+            cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cli_out, _ = cli.communicate(timeout=400)
+        out, _ = proc.communicate(timeout=400)
+    assert proc.returncode == 0, out
+    assert "gate verdicts" in out
+    assert cli.returncode == 0, cli_out[-3000:]
     cli_dir = tmp_path / "cli"
 
     # same calls, same measurements per call (no line lost or duplicated across workers)

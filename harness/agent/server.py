@@ -30,7 +30,7 @@ from harness.agent.listener import DialectListener
 from harness.agent.truth import TruthLog
 from harness.agent.ws_call import WsAgentCall
 from harness.agent.ws_server import WsRoutes
-from harness.priority import describe_scheduling, raise_priority
+from harness.priority import REFERENCE_AGENT_PRIORITY, describe_scheduling, raise_priority
 
 log = logging.getLogger(__name__)
 
@@ -266,10 +266,10 @@ async def serve(host: str, port: int, knobs: AgentKnobs, truth_path: Path | None
         scheduling = describe_scheduling()
     else:
         # The agent is the tests' ground truth: its loop paces its replies and stamps
-        # them. Real-time like a caller worker's (harness.priority), so a busy machine
-        # does not make it drift from its knobs; not the tts cascade, whose Whisper and
-        # Piper would hold a real-time core for seconds.
-        scheduling = raise_priority(threads_inherit=True)
+        # them. Real-time (below the callers: harness.priority), so a busy machine does
+        # not make it drift from its knobs; not the tts cascade, whose Whisper and Piper
+        # would hold a real-time core for seconds.
+        scheduling = raise_priority(threads_inherit=True, priority=REFERENCE_AGENT_PRIORITY)
     truth = TruthLog(truth_path)
     truth.write("agent_start", t_ns=time.monotonic_ns(), knobs=knobs.as_json(), scheduling=scheduling)
     server = AgentServer(knobs, truth, brain, slot)

@@ -108,7 +108,7 @@ class WorkerInfo:
     region: str = ""
     """A region label (from the Ray node's labels or resources), for per-region latency."""
     scheduling: str = ""
-    """The worker loop's scheduling (``realtime SCHED_RR 1``, ``nice 0``): whether the
+    """The worker loop's scheduling (``realtime SCHED_RR 3``, ``nice 0``): whether the
     kernel protected its real-time path (``priority.py``); empty in old files."""
 
 

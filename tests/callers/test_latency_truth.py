@@ -4,7 +4,7 @@ Real WebRTC calls over loopback to reference agents in their own processes. The 
 is the agent's log on the shared CLOCK_MONOTONIC: when the caller's last voiced sample
 reached it and when the first sample of its answer left its (emulated) network.
 Tolerances (from the issue): median |error| <= 5 ms, max <= 20 ms, >= 10 turns a delay.
-The loss3-jitter30 case is an expected failure for now: alone and beside other tests it
+The loss3-jitter30 case is an expected failure for now, run by ``make test-full`` only: alone and beside other tests it
 read one turn 20-67 ms late in about half the runs of 2026-11-30 (errors of the other
 turns 0.6-4.9 ms). The agent's truth already puts a lost onset at the first packet the
 caller can hear; what is left is suspected to be the harness's decoder, which skips a
@@ -80,10 +80,10 @@ def _run_delays(corpus: Corpus, agents: dict[int, AgentProcess]) -> dict[int, li
 
 @pytest.mark.parametrize(
     "impairment",
-    [(), pytest.param(("--loss", "0.03", "--jitter-ms", "30", "--seed", "7"), marks=pytest.mark.xfail(
+    [(), pytest.param(("--loss", "0.03", "--jitter-ms", "30", "--seed", "7"), marks=[pytest.mark.full, pytest.mark.xfail(
         strict=False, reason="open (issue 12): about one run in two, one turn in 30 reads 20-67 ms late; "
                              "suspected: the harness decodes without loss concealment, so a packet lost "
-                             "just before the onset garbles the next packet's start"))],
+                             "just before the onset garbles the next packet's start")])],
     ids=["clean", "loss3-jitter30"],
 )
 def test_turn_latency_matches_agent_ground_truth(corpus: Corpus, start_agent, impairment) -> None:  # type: ignore[no-untyped-def]

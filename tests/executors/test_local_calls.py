@@ -34,6 +34,7 @@ from harness.executors.scoring import PoolScorer
 from harness.executors.worker import LoopStall, WorkerConfig
 from harness.lifecycle import RunLifecycle
 from harness.plan import plan
+from harness.priority import REALTIME_PRIORITY
 from harness.records import CallerKind, CallRecording
 from harness.slo.rules import parse_slo
 from harness.store.run_folder import (
@@ -57,7 +58,7 @@ MATCH_WINDOW_NS = 100_000_000
 
 
 def _expected_scheduling() -> str:
-    return "realtime SCHED_RR 2" if realtime_permitted() else "nice -5" if os.geteuid() == 0 else "nice 0"
+    return f"realtime SCHED_RR {REALTIME_PRIORITY}" if realtime_permitted() else "nice -5" if os.geteuid() == 0 else "nice 0"
 
 
 def _latency_errors(run_dir: Path, truth_log: Path) -> list[float]:
