@@ -46,7 +46,9 @@ from harness.records import (
 from harness.scoring import score_call
 from harness.store.serialize import from_json, to_json
 
-pytestmark = [pytest.mark.network, pytest.mark.slow, pytest.mark.alone]  # Chromium runs at normal priority
+pytestmark = [pytest.mark.network, pytest.mark.slow]
+TIMED_AGAINST_CHROMIUM = pytest.mark.alone
+"""The tests that time Chromium's own audio path (normal priority) run with nothing beside them."""
 
 DELAYS_MS = (200, 800)
 QUESTIONS = ("q_time", "q_name", "cmd_play_music", "q_order_status", "cmd_call_mother")
@@ -91,6 +93,7 @@ def assert_exited(pids: Sequence[int], within_s: float = 10.0) -> None:
     assert not alive, f"browser processes {alive} outlived the caller"
 
 
+@TIMED_AGAINST_CHROMIUM
 def test_network_edge_latency_matches_truth_and_heard_adds_the_jitter_buffer(corpus: Corpus, start_agent) -> None:  # type: ignore[no-untyped-def]
     agents = {d: start_agent("--delay", str(d)) for d in DELAYS_MS}
     scenario = say_scenario("browser-latency", [QUESTIONS[i % len(QUESTIONS)] for i in range(TURNS)])
@@ -193,6 +196,7 @@ def _barge_scenario() -> Scenario:
     )
 
 
+@TIMED_AGAINST_CHROMIUM
 def test_barge_in_verdicts_match_the_aiortc_caller(corpus: Corpus, start_agent) -> None:  # type: ignore[no-untyped-def]
     agents = {"stops": start_agent("--stop-delay-ms", "50"), "talks-on": start_agent("--no-barge-in")}
     scenario = _barge_scenario()
@@ -302,6 +306,7 @@ def test_get_user_media_mode_refuses_live_triggers(corpus: Corpus) -> None:
     assert "step 1 (barge_in)" in failure.reason and "live trigger" in failure.reason
 
 
+@TIMED_AGAINST_CHROMIUM
 def test_cutoff_verdicts_match_the_aiortc_caller(corpus: Corpus, start_agent) -> None:  # type: ignore[no-untyped-def]
     # Endpointing 600 ms: a 300 ms pause inside the caller's turn is never cut off, a
     # 1500 ms one always is (the agent's own log is checked by tests/metrics).
