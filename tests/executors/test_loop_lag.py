@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from harness.executors.loop_lag import LoopLagProbe
+
+pytestmark = pytest.mark.realclock  # asserts times on the real clock: never niced (Makefile)
 
 MS = 1_000_000
 

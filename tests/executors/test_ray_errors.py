@@ -14,6 +14,8 @@ from harness.executors.ray import RayExecutor, RayExecutorError, call_deadline_s
 from harness.executors.worker import WorkerConfig
 from harness.records import CallerKind, CallSpec, Scenario, Step, StepKind
 
+pytestmark = pytest.mark.realclock  # asserts times on the real clock: never niced (Makefile)
+
 
 def _free_port() -> int:
     with socket.socket() as s:

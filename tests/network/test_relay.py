@@ -21,6 +21,8 @@ from relay_support import loss_runs, run_stream
 from harness.network.link import expected_mean_burst
 from harness.network.profiles import parse_profile
 
+pytestmark = pytest.mark.realclock  # asserts times on the real clock: never niced (Makefile)
+
 
 def test_random_uplink_loss_is_five_percent_and_the_applied_figures_agree() -> None:
     result = run_stream("up.loss=5%", packets=4000, pps=1000)

@@ -6,10 +6,13 @@ import asyncio
 import dataclasses
 import io
 
+import pytest
 from rich.console import Console
 
 from harness.soak.console import LiveView, status_line
 from harness.soak.windows import Rolling
+
+pytestmark = pytest.mark.realclock  # asserts times on the real clock: never niced (Makefile)
 
 
 def rolling(elapsed: float = 750.0, **kw: object) -> Rolling:

@@ -160,6 +160,7 @@ def test_a_virtual_hour_bounded_memory_drift_and_failures(fast_dir: Path) -> Non
     assert disturbed == started // 50 + (started % 50 > 7)
 
 
+@pytest.mark.realclock
 def test_real_clock_stop_midway_keeps_everything(tmp_path: Path) -> None:
     """A stop after 1.2 s: no new calls, the ones in flight end, a partial last window."""
     folder = RunFolder.create(tmp_path, "soak")
@@ -187,6 +188,7 @@ def test_real_clock_stop_midway_keeps_everything(tmp_path: Path) -> None:
     assert read_run_info(folder.path).finished_at is not None
 
 
+@pytest.mark.realclock
 @pytest.mark.parametrize(("disturbed", "not_ok"), [(lambda i: False, False), (lambda i: i == 1, True)],
                          ids=["clean", "one-disturbed"])
 def test_a_disturbed_call_makes_the_soak_not_ok_as_a_failed_one_does(

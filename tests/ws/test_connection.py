@@ -27,6 +27,8 @@ from websockets.asyncio.server import ServerConnection, serve
 from harness.ws.connection import WsClosed, WsConnection, WsHandshakeError, ws_accept, ws_connect
 from harness.ws.stamped import StampedStream
 
+pytestmark = pytest.mark.realclock  # asserts times on the real clock: never niced (Makefile)
+
 Handler = Callable[[WsConnection], Awaitable[None]]
 
 
