@@ -49,6 +49,7 @@ from harness.validity import send_timing
 from harness.webrtc.arrivals import KernelArrivals
 from harness.webrtc.audio import SAMPLE_RATE, samples_to_ns
 from harness.webrtc.ice import is_loopback_url, loopback_only, rtc_configuration
+from harness.webrtc.peer import new_peer_connection
 from harness.webrtc.playout import PacedAudioTrack, Playout
 from harness.webrtc.received import ReceivedStream, place_on_call_clock
 from harness.webrtc.taps import ReceiveTap, SendTap
@@ -72,9 +73,9 @@ class AiortcCaller:
                                    Failure(kind=FailureKind.MISSING_CORPUS_ITEM, reason=str(exc)))
         endpoint = open_endpoint(spec.endpoint, timeout_s=self.settings.signalling_timeout_s,
                                  network=network_of(spec, self.settings.network), seed_key=spec.call_id)
-        # Key generation and certificate signing take 10-15 ms of CPU on a busy machine:
+        # Key, certificate and DTLS context take 25 ms and more of CPU on a busy machine:
         # off the loop that paces the other calls' audio (measured as loop lag).
-        pc = await asyncio.to_thread(RTCPeerConnection, rtc_configuration())
+        pc = await asyncio.to_thread(new_peer_connection, rtc_configuration())
         call = _Call(spec, steps, self.settings, endpoint, pc)
         return await call.run(started_at)
 
