@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 JS := ci/js
 JS_STAMP := $(JS)/node_modules/.installed-stamp
 
-.PHONY: demo test test-full lint bench browser clean
+.PHONY: demo test test-fast test-full lint bench browser clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -28,19 +28,28 @@ $(JS_STAMP): $(JS)/package-lock.json
 demo: $(STAMP) browser
 	$(VENV)/bin/voice-harness demo
 
-# Three groups, so that a CI run stays under 20 minutes on 2 cores:
+# Tests without real calls two at a time; then the real-call tests (and the tests that
+# assert times on the real clock, marked `realclock`) one at a time: about 30 minutes on
+# 2 cores, and what CI runs. `make test-fast` is the 20-minute version (see below).
+test: $(STAMP) browser
+	$(VENV)/bin/voice-harness corpus build > /dev/null  # once, before any test wants it
+	$(PY) -m pytest -n 2 -m "not network and not realclock and not full" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "(network or realclock) and not full" $(PYTEST_ARGS)
+
+# The same tests in three groups, under 20 minutes on 2 cores (a clean-clone CI run took
+# 19.4 min), but not yet reliable: in the next run three real-call tests side by side
+# read their truth off (a barge-in stop 104 ms from the agent's log, a WebSocket turn
+# with no truth, Chromium too slow for its kill test). CI runs `make test` until it is.
 # - tests without real calls, two at a time, at the lowest priority (nice 19) and beside
 #   the next group: they soak up the CPU the real-time calls leave idle (the calls use
-#   about one core of two); their output is printed when they end. Those that assert
-#   times on the real clock (marked `realclock`) go with the next group instead;
-# - real-call tests two files at a time: the callers and the reference agent pace audio
-#   at real-time priority (harness.priority), so two tests side by side do not move each
-#   other's numbers;
+#   about one core of two); their output is printed when they end;
+# - real-call tests (and `realclock` ones) two files at a time: the callers and the
+#   reference agent pace audio at real-time priority (harness.priority);
 # - then, one at a time, the real-call tests marked `alone`: Chromium's own audio timing
 #   (normal priority), and tests that load the machine on purpose.
 UNIT_LOG := $(VENV)/unit-tests.log
-test: $(STAMP) browser
-	$(VENV)/bin/voice-harness corpus build > /dev/null  # once, at full priority, before both groups want it
+test-fast: $(STAMP) browser
+	$(VENV)/bin/voice-harness corpus build > /dev/null  # at full priority, before both groups want it
 	@nice -n 19 $(PY) -m pytest -n 2 -m "not network and not realclock and not full" $(PYTEST_ARGS) > $(UNIT_LOG) 2>&1 & unit=$$!; \
 	$(PY) -m pytest -n 2 --dist loadfile -m "(network or realclock) and not alone and not full" $(PYTEST_ARGS); calls=$$?; \
 	wait $$unit; unit_rc=$$?; \
