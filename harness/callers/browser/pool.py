@@ -35,6 +35,7 @@ from harness.callers.browser.procs import (
     memory_bytes,
     process_tree,
 )
+from harness.priority import children_at_normal_priority
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +222,10 @@ class BrowserPool:
                 ) from exc
             cm = async_playwright()
             try:
-                self._playwright = await asyncio.wait_for(cm.__aenter__(), self.settings.launch_timeout_s)
+                # Playwright's driver (and the Chromiums it launches) must not inherit a
+                # caller worker loop's real-time priority (harness.priority).
+                with children_at_normal_priority():
+                    self._playwright = await asyncio.wait_for(cm.__aenter__(), self.settings.launch_timeout_s)
             except Exception as exc:
                 raise BrowserUnavailable(f"cannot start Playwright: {_short(exc)}") from exc
             self._playwright_cm = cm
