@@ -160,25 +160,33 @@ def test_a_virtual_hour_bounded_memory_drift_and_failures(fast_dir: Path) -> Non
     assert disturbed == started // 50 + (started % 50 > 7)
 
 
-@pytest.mark.realclock
-def test_real_clock_stop_midway_keeps_everything(tmp_path: Path) -> None:
-    """A stop after 1.2 s: no new calls, the ones in flight end, a partial last window."""
-    folder = RunFolder.create(tmp_path, "soak")
-    settings = SoakSettings(load=LoadSettings(duration_s=60, concurrency=3), window_s=0.5)
+def soak_stopped_after(folder: RunFolder, concurrency: int, duration_s: Callable[[int], float],
+                       stop_after_s: float = 1.2,
+                       disturbed: Callable[[int], bool] = lambda i: i % 50 == 7) -> SoakRun:
+    """A real-clock soak of synthetic calls (250 ms turns, none failing), stopped after
+    ``stop_after_s``."""
+    settings = SoakSettings(load=LoadSettings(duration_s=60, concurrency=concurrency), window_s=0.5)
 
     async def main() -> SoakRun:
         holder: list[SoakRun] = []
-        play, score = fake_calls(lambda i: 0.05 + 0.01 * (i % 5), lambda t: 250.0, lambda t: False,
-                                 lambda: holder[0].driver.now())
+        play, score = fake_calls(duration_s, lambda t: 250.0, lambda t: False,
+                                 lambda: holder[0].driver.now(), disturbed=disturbed)
         soak = SoakRun(folder, settings, ScenarioMix.build(SCENARIOS), [(ENDPOINT, CallerKind.AIORTC)],
                        play, score, info(folder))
         holder.append(soak)
         stop = asyncio.Event()
-        asyncio.get_running_loop().call_later(1.2, stop.set)
+        asyncio.get_running_loop().call_later(stop_after_s, stop.set)
         await soak.run(stop)
         return soak
 
-    soak = asyncio.run(main())
+    return asyncio.run(main())
+
+
+@pytest.mark.realclock
+def test_real_clock_stop_midway_keeps_everything(tmp_path: Path) -> None:
+    """A stop after 1.2 s: no new calls, the ones in flight end, a partial last window."""
+    folder = RunFolder.create(tmp_path, "soak")
+    soak = soak_stopped_after(folder, 3, lambda i: 0.05 + 0.01 * (i % 5))
     rows = read_windows(folder.path)
     assert [r.complete for r in rows] == [True, True, False]
     assert 1.0 < rows[-1].end_s < 2.0  # the stop (1.2 s after the loop began), then the calls in flight ending
@@ -194,21 +202,6 @@ def test_real_clock_stop_midway_keeps_everything(tmp_path: Path) -> None:
 def test_a_disturbed_call_makes_the_soak_not_ok_as_a_failed_one_does(
         tmp_path: Path, disturbed: Callable[[int], bool], not_ok: bool) -> None:
     """Exit 1 for a soak with a disturbed call, as for ``run``: its numbers were left out."""
-    folder = RunFolder.create(tmp_path, "soak")
-    settings = SoakSettings(load=LoadSettings(duration_s=60, concurrency=2), window_s=0.5)
-
-    async def main() -> SoakRun:
-        holder: list[SoakRun] = []
-        play, score = fake_calls(lambda i: 0.05, lambda t: 250.0, lambda t: False,
-                                 lambda: holder[0].driver.now(), disturbed=disturbed)
-        soak = SoakRun(folder, settings, ScenarioMix.build(SCENARIOS), [(ENDPOINT, CallerKind.AIORTC)],
-                       play, score, info(folder))
-        holder.append(soak)
-        stop = asyncio.Event()
-        asyncio.get_running_loop().call_later(1.2, stop.set)
-        await soak.run(stop)
-        return soak
-
-    soak = asyncio.run(main())
+    soak = soak_stopped_after(RunFolder.create(tmp_path, "soak"), 2, lambda i: 0.05, disturbed=disturbed)
     assert soak.driver.started >= 2 and soak.failures == []
     assert soak.any_not_ok is not_ok
