@@ -49,6 +49,9 @@ caller must never wait for the endpoint it measures."""
 RAISED_NICENESS = -5
 
 _worker_realtime = False
+_helper_priority = HELPER_PRIORITY
+"""One level below what this process's loop got (never above it: the reference agent's
+helpers stay below every caller thread)."""
 """Whether this process's loop got real-time scheduling (its helpers follow it)."""
 
 
@@ -68,7 +71,7 @@ def raise_priority(enabled: bool = True, *, threads_inherit: bool = False,
     ``children_at_normal_priority``. Otherwise nothing started inherits it
     (``SCHED_RESET_ON_FORK``): for a thread in a process the harness does not own (a
     Ray actor, a test), whose libraries may start busy threads of their own."""
-    global _worker_realtime
+    global _worker_realtime, _helper_priority
     if enabled:
         sys.setswitchinterval(SWITCH_INTERVAL_S)
     if enabled and sys.platform == "linux":
@@ -76,6 +79,7 @@ def raise_priority(enabled: bool = True, *, threads_inherit: bool = False,
         try:
             os.sched_setscheduler(0, flags, os.sched_param(priority))
             _worker_realtime = True
+            _helper_priority = max(1, priority - 1)
         except OSError:
             try:
                 if os.getpriority(os.PRIO_PROCESS, 0) > RAISED_NICENESS:
@@ -90,7 +94,7 @@ def follow_worker_priority() -> None:
     the loop got real-time (else nothing: the thread inherited the raised niceness)."""
     if _worker_realtime:
         with contextlib.suppress(OSError):
-            os.sched_setscheduler(0, os.SCHED_RR | os.SCHED_RESET_ON_FORK, os.sched_param(HELPER_PRIORITY))
+            os.sched_setscheduler(0, os.SCHED_RR | os.SCHED_RESET_ON_FORK, os.sched_param(_helper_priority))
 
 
 @contextlib.contextmanager
@@ -128,7 +132,7 @@ def promote_helper_threads() -> int:
             continue
         with contextlib.suppress(OSError):
             if os.sched_getscheduler(tid) & ~os.SCHED_RESET_ON_FORK == os.SCHED_OTHER:
-                os.sched_setscheduler(tid, os.SCHED_RR | os.SCHED_RESET_ON_FORK, os.sched_param(HELPER_PRIORITY))
+                os.sched_setscheduler(tid, os.SCHED_RR | os.SCHED_RESET_ON_FORK, os.sched_param(_helper_priority))
                 promoted += 1
     return promoted
 
@@ -147,8 +151,8 @@ def describe_scheduling() -> str:
 def restore_priority(scheduling: tuple[int, int, int], switch_interval_s: float) -> None:
     """Undo ``raise_priority`` for the calling thread (a test that borrowed it): the policy,
     priority and niceness of ``save_priority``'s tuple, and the switch interval."""
-    global _worker_realtime
-    _worker_realtime = False
+    global _worker_realtime, _helper_priority
+    _worker_realtime, _helper_priority = False, HELPER_PRIORITY
     sys.setswitchinterval(switch_interval_s)
     if sys.platform != "linux":
         return
