@@ -17,7 +17,7 @@ from pathlib import Path
 
 from harness.records import CallRecording, Measurement, Scenario, Verdict
 from harness.redact import SecretRedactor
-from harness.slo.baseline import MetricRow
+from harness.slo.baseline import MetricRow, drift_tolerance
 from harness.stats.drift import DriftEntry, window_drift
 from harness.stats.windows import WindowRow
 from harness.store.run_folder import (
@@ -151,7 +151,7 @@ def read_context(
     except WindowsFileError as exc:
         windows = []
         problems.append(str(exc))
-    drift = tuple(info.drift) if info and info.drift else tuple(window_drift(windows)) if windows else ()
+    drift = tuple(info.drift) if info and info.drift else tuple(window_drift(windows, tolerance=drift_tolerance)) if windows else ()
     return ReportContext(run_dir=run_dir, info=info, measurements=measurements, calls=tuple(calls),
                          verdicts=tuple(verdicts), baseline_rows=tuple(baseline_rows),
                          baseline_path=baseline_path, problems=tuple(problems),

@@ -18,7 +18,7 @@ from harness.slo.data import RunData, group_key, values_of
 from harness.slo.rules import Direction, MetricPolicy, RegressionSettings
 from harness.stats.regression import Change, Comparison, compare_samples
 
-__all__ = ["DIRECTIONS", "MetricRow", "compare_runs", "policy_for", "regression_verdicts"]
+__all__ = ["DIRECTIONS", "MetricRow", "compare_runs", "drift_tolerance", "policy_for", "regression_verdicts"]
 
 P50 = Stat("p50")
 MEAN = Stat(StatName.MEAN)
@@ -65,6 +65,20 @@ def policy_for(metric: str, settings: RegressionSettings | None = None) -> Metri
         abs_tolerance=user.abs_tolerance if user.abs_tolerance is not None else builtin.abs_tolerance,
         rel_tolerance=user.rel_tolerance if user.rel_tolerance is not None else builtin.rel_tolerance,
     )
+
+
+HARNESS_RSS_REL_TOLERANCE = 0.05
+"""The harness's own memory may move 5 % over a soak before it is called drift."""
+
+
+def drift_tolerance(metric: str, stat: str, level: float) -> float:
+    """The smallest change over a soak worth calling drift: the same ``max(abs, rel x level)``
+    a run must move against its baseline to be a regression, so "drifting" and "regressed"
+    mean the same size of change. The harness's RSS (not a call metric) gets 5 %."""
+    if metric == "harness_rss_mb":
+        return HARNESS_RSS_REL_TOLERANCE * abs(level)
+    policy = policy_for(metric)
+    return max(policy.abs_tolerance or 0.0, (policy.rel_tolerance or 0.0) * abs(level))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

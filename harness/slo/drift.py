@@ -1,8 +1,9 @@
 """Drift rules of the SLO file -> verdicts, from a soak's drift entries.
 
 A rule ``max_drift_per_hour = 30`` on ``turn_latency_ms`` ``p50`` fails when the
-windows show a *significant* rise (the drift verdict: Mann–Kendall and the Theil–Sen
-interval agree, ``harness.stats.drift``) whose slope exceeds 30 ms per hour. A slope
+windows show a *significant* rise (Mann–Kendall and the Theil–Sen interval agree,
+``DriftEntry.significant``) whose slope exceeds 30 ms per hour. The rule is the user's
+size bound, so the entry's own size tolerance (what makes it ``drifting``) is not applied. A slope
 over the bound that is not significant passes, with the interval in the detail: the
 gate never fails on noise. Too few windows is ``insufficient_samples``, and a rule
 whose metric the windows do not carry says so (n = 0) rather than passing quietly.
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.records import Verdict, VerdictKind, VerdictStatus
+from harness.slo.baseline import drift_tolerance
 from harness.slo.rules import DriftRule
 from harness.stats.drift import MIN_WINDOWS, DriftEntry, DriftVerdict, window_drift
 from harness.store.run_folder import RunFolderError, read_run_info
@@ -31,7 +33,7 @@ def drift_entries(run_dir: Path) -> list[DriftEntry]:
         stored = list(read_run_info(run_dir).drift)
     except (RunFolderError, SerializationError, OSError):
         stored = []
-    return stored or window_drift(read_windows(run_dir))
+    return stored or window_drift(read_windows(run_dir), tolerance=drift_tolerance)
 
 
 def _make(rule: DriftRule, *, observed: float | None, n: int, status: VerdictStatus,
@@ -52,7 +54,7 @@ def _verdict(rule: DriftRule, entry: DriftEntry | None) -> Verdict:
     slope = entry.slope_per_hour
     beyond = not rule.op.holds(slope, rule.threshold_per_hour)
     detail = entry.text + ("" if entry.p_value is None else f", Mann-Kendall p={entry.p_value:.2g}")
-    status = VerdictStatus.FAIL if beyond and entry.drifting else VerdictStatus.PASS
+    status = VerdictStatus.FAIL if beyond and entry.significant else VerdictStatus.PASS
     return _make(rule, observed=slope, n=entry.windows, unit=unit, status=status, detail=detail)
 
 

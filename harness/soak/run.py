@@ -27,6 +27,7 @@ import numpy as np
 
 from harness.executors.base import FinishedCall
 from harness.records import CallerKind, CallRecording, CallResult, CallSpec, EndpointSpec
+from harness.slo.baseline import drift_tolerance
 from harness.soak.load import LoadDriver, LoadSettings, ScenarioMix
 from harness.soak.process import LoopLagProbe, ProcessReader
 from harness.soak.windows import WindowAccumulator
@@ -209,7 +210,7 @@ class SoakRun:
     def compute_drift(self) -> list[DriftEntry]:
         """Drift over the windows after the warm-up (a partial last window left out)."""
         after_warmup = [r for r in self.rows if r.start_s >= self.settings.drift_from_s - 1e-9]
-        return window_drift(after_warmup, self.settings.alpha)
+        return window_drift(after_warmup, self.settings.alpha, tolerance=drift_tolerance)
 
     def run_info(self, *, finished: bool) -> RunInfo:
         totals = self.windows.totals()

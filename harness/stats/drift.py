@@ -7,10 +7,15 @@ Two classical, distribution-free tools on the per-window values (from scipy):
 - the **Mann–Kendall** test (Kendall's tau-b of value against time, which handles the
   ties of rates that sit at 0 in most windows): whether there is a trend at all.
 
-A drift verdict (``increasing`` / ``decreasing``) needs both: the test's two-sided
-p-value below ``alpha`` *and* the slope's ``1 - alpha`` interval excluding zero. Under
-no trend the windows are exchangeable and the test alone keeps false alarms at or
-below ``alpha``; requiring the interval too can only lower that.
+A drift verdict (``increasing`` / ``decreasing``) needs three things: the test's
+two-sided p-value below ``alpha``, the slope's ``1 - alpha`` interval excluding zero,
+*and* a change over the soak (slope times the span of the windows judged) larger than
+the metric's tolerance. Under no trend the windows are exchangeable and the test alone
+keeps false alarms at or below ``alpha``; the other two can only lower that. The
+tolerance is what keeps a short soak honest: 4 ms of rise over 28 s is significant with
+seven quiet windows, and reads "+504 ms/hour", but nobody's call got worse; the same
+slope held for an hour is 504 ms and is flagged. The caller supplies tolerances (a
+soak uses the regression table's, ``harness.slo.baseline``); the default is none.
 
 Rates (the failure rate, cutoffs) sit at exactly 0 in most windows of a healthy soak;
 once more than half of the window pairs tie, the Theil–Sen median slope is 0 whatever
@@ -27,7 +32,7 @@ per hour is 12 percentage points).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -41,7 +46,9 @@ __all__ = [
     "MIN_WINDOWS",
     "DriftEntry",
     "DriftVerdict",
+    "Tolerance",
     "describe",
+    "no_tolerance",
     "trend",
     "window_drift",
 ]
@@ -86,7 +93,16 @@ class DriftEntry:
 
     @property
     def drifting(self) -> bool:
+        """Significant and larger than the tolerance: what the console and report flag."""
         return self.verdict in (DriftVerdict.INCREASING, DriftVerdict.DECREASING)
+
+    @property
+    def significant(self) -> bool:
+        """A real trend, whatever its size: p below alpha and the interval clear of 0. An SLO
+        rule's own ``max_drift_per_hour`` is judged on this, not on the size tolerance."""
+        if self.p_value is None or self.ci is None:
+            return False
+        return self.p_value < 1 - self.confidence and (self.ci[0] > 0 or self.ci[1] < 0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,6 +112,15 @@ class Trend:
     high: float
     p_value: float
     n: int
+    span: float = 0.0
+    """From the first window's mid-time to the last's, in the unit of ``times``."""
+    level: float = 0.0
+    """The median value: what a relative tolerance is relative to."""
+
+    @property
+    def change(self) -> float:
+        """The slope carried over the span: how much the metric moved during the soak."""
+        return self.slope * self.span
 
 
 def trend(times: Sequence[float], values: Sequence[float], alpha: float = DEFAULT_ALPHA, *,
@@ -109,8 +134,9 @@ def trend(times: Sequence[float], values: Sequence[float], alpha: float = DEFAUL
     x, y = x[keep], y[keep]
     if x.size < MIN_WINDOWS or np.ptp(x) == 0:
         return None
+    span, level = float(np.ptp(x)), float(np.median(y))
     if np.ptp(y) == 0:  # a constant series: no trend, and tau is undefined
-        return Trend(slope=0.0, low=0.0, high=0.0, p_value=1.0, n=int(x.size))
+        return Trend(slope=0.0, low=0.0, high=0.0, p_value=1.0, n=int(x.size), span=span, level=level)
     if least_squares:
         fit = stats.linregress(x, y)
         half = float(stats.t.ppf(1 - alpha / 2, x.size - 2)) * float(fit.stderr)
@@ -119,7 +145,8 @@ def trend(times: Sequence[float], values: Sequence[float], alpha: float = DEFAUL
         sen = stats.theilslopes(y, x, alpha=1 - alpha)
         slope, low, high = float(sen.slope), float(sen.low_slope), float(sen.high_slope)
     p = float(stats.kendalltau(x, y).pvalue)
-    return Trend(slope=slope, low=low, high=high, p_value=p if math.isfinite(p) else 1.0, n=int(x.size))
+    return Trend(slope=slope, low=low, high=high, p_value=p if math.isfinite(p) else 1.0, n=int(x.size),
+                 span=span, level=level)
 
 
 def _label(metric: str, stat: str) -> str:
@@ -138,9 +165,18 @@ def _number(x: float) -> str:
     return f"{x:.2g}"
 
 
+Tolerance = Callable[[str, str, float], float]
+"""(metric, stat, median level) -> the smallest change over a soak worth calling drift."""
+
+
+def no_tolerance(metric: str, stat: str, level: float) -> float:
+    return 0.0
+
+
 def describe(metric: str, stat: str, unit: str, t: Trend | None, alpha: float = DEFAULT_ALPHA,
-             windows: int = 0) -> DriftEntry:
-    """The entry (verdict and its sentence) for one metric's trend."""
+             windows: int = 0, tolerance: float = 0.0) -> DriftEntry:
+    """The entry (verdict and its sentence) for one metric's trend; ``tolerance`` is the
+    smallest change over the windows' span (in the metric's unit) that counts as drift."""
     label = _label(metric, stat)
     if t is None:
         return DriftEntry(metric=metric, stat=stat, unit=unit, slope_per_hour=None, ci=None,
@@ -148,21 +184,32 @@ def describe(metric: str, stat: str, unit: str, t: Trend | None, alpha: float = 
                           verdict=DriftVerdict.INSUFFICIENT,
                           text=f"{label}: {windows} window(s), need {MIN_WINDOWS} to judge drift")
     significant = t.p_value < alpha and (t.low > 0 or t.high < 0)
-    if not significant:
-        verdict = DriftVerdict.STEADY
-    else:
+    large = abs(t.change) > tolerance
+    if significant and large:
         verdict = DriftVerdict.INCREASING if t.slope > 0 else DriftVerdict.DECREASING
+    else:
+        verdict = DriftVerdict.STEADY
     scale, shown_unit = (100.0, "pp") if stat == "rate" else (1.0, unit)
     sign = "+" if t.slope * scale >= 0 else ""
     text = (f"{label} {sign}{_number(t.slope * scale)} {shown_unit}/hour "
             f"[{_number(t.low * scale)}, {_number(t.high * scale)}]").replace("  ", " ")
-    text += "" if significant else " (no significant drift)"
+    if not significant:
+        text += " (no significant drift)"
+    elif not large:
+        change_sign = "+" if t.change >= 0 else ""
+        text += (f" (over {_duration(t.span)} it moved {change_sign}{_number(t.change * scale)} {shown_unit},"
+                 f" within the {_number(tolerance * scale)} {shown_unit} tolerance)").replace("  ", " ")
     return DriftEntry(metric=metric, stat=stat, unit=unit, slope_per_hour=t.slope, ci=(t.low, t.high),
                       confidence=1 - alpha, p_value=t.p_value, windows=t.n, verdict=verdict, text=text)
 
 
+def _duration(hours: float) -> str:
+    seconds = hours * 3600
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min" if seconds < 7200 else f"{hours:.1f} h"
+
+
 def window_drift(rows: Sequence[WindowRow], alpha: float = DEFAULT_ALPHA,
-                 include_partial: bool = False) -> list[DriftEntry]:
+                 include_partial: bool = False, tolerance: Tolerance = no_tolerance) -> list[DriftEntry]:
     """One entry per (metric, stat) the windows carry, plus the harness's RSS.
 
     A window cut short by a stop is left out unless ``include_partial``: its statistics
@@ -177,10 +224,14 @@ def window_drift(rows: Sequence[WindowRow], alpha: float = DEFAULT_ALPHA,
     for (metric, stat), unit in keys.items():
         times, values = series(used, metric, stat)
         t = trend(times, values, alpha, least_squares=stat == "rate")
-        out.append(describe(metric, stat, unit, t, alpha, len(values)))
+        out.append(describe(metric, stat, unit, t, alpha, len(values), _tolerance_of(tolerance, metric, stat, t)))
     rss_times = [r.mid_hours for r in used if r.process.rss_mb is not None]
     rss_values = [r.process.rss_mb for r in used if r.process.rss_mb is not None]
     if rss_values:
         t = trend(rss_times, rss_values, alpha)
-        out.append(describe(*RSS_METRIC, "MB", t, alpha, len(rss_values)))
+        out.append(describe(*RSS_METRIC, "MB", t, alpha, len(rss_values), _tolerance_of(tolerance, *RSS_METRIC, t)))
     return out
+
+
+def _tolerance_of(tolerance: Tolerance, metric: str, stat: str, t: Trend | None) -> float:
+    return tolerance(metric, stat, t.level) if t is not None else 0.0

@@ -93,3 +93,13 @@ def test_the_shipped_soak_slo_file_parses() -> None:
 
     slo = load_slo_file(Path(__file__).resolve().parents[2] / "ci" / "soak-slo.toml")
     assert len(slo.rules) == 2 and len(slo.drift_rules) == 3
+
+
+def test_a_rule_judges_the_slope_not_the_entrys_size_tolerance(tmp_path: Path) -> None:
+    """+50 ms/hour for 29 min is ~24 ms: inside the size tolerance (10 % of a ~310 ms p50),
+    so the entry alone reads steady, but the user's own bound (30/hour) is what the rule checks."""
+    folder = soak_folder(tmp_path, 50.0, 4)
+    result = gate_run(folder, parse_slo(SLO, "s.toml"), write=False)
+    latency = next(v for v in result.verdicts if v.metric == "turn_latency_ms")
+    assert latency.status is VerdictStatus.FAIL, latency.detail
+    assert "within the 31 ms tolerance" in latency.detail

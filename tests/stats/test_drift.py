@@ -129,3 +129,20 @@ def test_a_failure_rate_that_steps_up_is_drift() -> None:
     assert entry.slope_per_hour is not None and entry.slope_per_hour > 0
     assert entry.text.startswith("failure rate +") and "pp/hour" in entry.text
     assert trend(x, y).slope == 0.0  # what Theil–Sen alone would have said
+
+
+def test_a_significant_but_small_change_is_not_drift() -> None:
+    """Stop 18's CI: seven 4 s windows of a steady agent rose 4 ms in all, significant and
+    "+504 ms/hour"; against a 30 ms tolerance that is steady. Held for an hour it is drift."""
+    short = hours(7) * (4 / 60)  # 4 s windows instead of 1 min
+    values = 250 + 504 * short + np.array([0.3, -0.2, 0.1, -0.3, 0.2, -0.1, 0.0])
+    t = trend(short, values, ALPHA)
+    assert t is not None and t.p_value < ALPHA and t.low > 0  # significant ...
+    assert t.change == pytest.approx(504 * 24 / 3600, rel=0.1)  # ... 3.4 ms over the span
+    quiet = describe("turn_latency_ms", "p50", "ms", t, ALPHA, 7, tolerance=30.0)
+    assert quiet.verdict is DriftVerdict.STEADY
+    assert "within the 30 ms tolerance" in quiet.text and "over 24 s" in quiet.text
+    assert describe("turn_latency_ms", "p50", "ms", t, ALPHA, 7).verdict is DriftVerdict.INCREASING
+    long = trend(hours(7), 250 + 504 * hours(7), ALPHA)  # one-minute windows: 50 ms in 6 min
+    assert describe("turn_latency_ms", "p50", "ms", long, ALPHA, 7, tolerance=30.0).drifting
+
