@@ -34,7 +34,7 @@ demo: $(STAMP) browser
 test: $(STAMP) browser
 	$(VENV)/bin/voice-harness corpus build > /dev/null  # once, before any test wants it
 	$(PY) -m pytest -n 2 -m "not network and not realclock and not full" $(PYTEST_ARGS)
-	$(PY) -m pytest -m "(network or realclock) and not full" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "(network or realclock) and not full" --durations=25 $(PYTEST_ARGS)
 
 # The same tests in three groups, under 20 minutes on 2 cores (a clean-clone CI run took
 # 19.4 min), but not yet reliable: in the next run three real-call tests side by side
