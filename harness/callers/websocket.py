@@ -143,7 +143,9 @@ class _WsCall:
             await self._hang_up()
         if failure is None and not self.model.chunks:
             failure = Failure(kind=FailureKind.NO_AUDIO, reason="the endpoint never sent audio")
-        return self._artifacts(started_at, failure)
+        # Placing and resampling the received chunks is CPU work: off the loop that paces
+        # the worker's other calls.
+        return await asyncio.to_thread(self._artifacts, started_at, failure)
 
     def _step(self) -> int | None:
         return self.player.current_step if self.player else None

@@ -99,7 +99,9 @@ class BrowserCall:
         finally:
             self.server.unregister(self.session)
         try:
-            return self._assemble(started_at, failure)
+            # Decoding, clock fitting and clip search take 100+ ms of CPU: in a thread, never
+            # in the loop that paces the other calls of this worker (an aiortc call's frames).
+            return await asyncio.to_thread(self._assemble, started_at, failure)
         except Exception as exc:
             log.exception("cannot assemble browser call %s", self.spec.call_id)
             return failed_artifacts(self.spec, CallerKind.BROWSER, started_at, failure or Failure(
