@@ -72,13 +72,15 @@ HARNESS_RSS_REL_TOLERANCE = 0.05
 
 
 def drift_tolerance(metric: str, stat: str, level: float) -> float:
-    """The smallest change over a soak worth calling drift: the same ``max(abs, rel x level)``
-    a run must move against its baseline to be a regression, so "drifting" and "regressed"
-    mean the same size of change. The harness's RSS (not a call metric) gets 5 %."""
+    """The smallest change over a soak worth calling drift: the absolute tolerance a run
+    must move against its baseline to be a regression (30 ms for times, 5 points for
+    rates), so "drifting" and "regressed" mean the same size of change. Not the relative
+    part: a soak's turn latency sits on the agent's endpointing (500+ ms), and 10 % of
+    that would hide a real 70 ms rise in a short soak. The harness's RSS (not a call
+    metric) gets 5 % of its level."""
     if metric == "harness_rss_mb":
         return HARNESS_RSS_REL_TOLERANCE * abs(level)
-    policy = policy_for(metric)
-    return max(policy.abs_tolerance or 0.0, (policy.rel_tolerance or 0.0) * abs(level))
+    return policy_for(metric).abs_tolerance or 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
