@@ -3,7 +3,7 @@
 Two soaks, each judged against the agent's own ground-truth log:
 
 - concurrency 4 against an agent whose response delay grows 100 ms per minute and
-  which refuses every call from 50 s after its first one: every started call accounted for,
+  which refuses every call from 44 s after its first one: every started call accounted for,
   the drift's slope within 20 % of the truth, the failure rate stepping up in the
   window that holds the agent's first refusal, the harness's RSS flat after warm-up;
 - a steady agent (which leaks a known amount per call), the soak killed with SIGKILL
@@ -42,7 +42,11 @@ pytestmark = [pytest.mark.network, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 DRIFT_MS_PER_MIN = 100.0
-FAIL_AFTER_S = 50.0
+FAIL_AFTER_S = 44.0
+DRIFT_SOAK = "72s"
+"""Seven 6 s windows of latency after the warm-up, then four of refusals: with one or two
+failing windows at the end (a 50 s onset in a 66 s soak) the failure rate's slope
+interval sometimes straddled 0 (+3571 pp/hour [-1304, 8447], 2026-11-30)."""
 WINDOW_S = 6
 LEAK_KB = 256
 ONE_SCENARIO = "suites/soak/soak_question.yaml"
@@ -86,7 +90,7 @@ def test_soaks_against_drifting_failing_and_steady_agents(tmp_path: Path) -> Non
     check_killed_soak(tmp_path / "killed", steady_truth)
     with AgentProcess(["--delay", "200", "--delay-drift-ms-per-min", str(DRIFT_MS_PER_MIN),
                        "--fail-after", str(FAIL_AFTER_S), "--workers", "2"], truth_log=drift_truth) as drifting:
-        loaded = soak(drifting.url, tmp_path, "drift", "--duration", "66s", "--concurrency", "4",
+        loaded = soak(drifting.url, tmp_path, "drift", "--duration", DRIFT_SOAK, "--concurrency", "4",
                       "--window", f"{WINDOW_S}s", "--warmup", f"{WINDOW_S}s", "--status-every", "10s",
                       suite=ONE_SCENARIO)
         try:
