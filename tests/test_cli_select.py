@@ -158,3 +158,19 @@ def test_soak_takes_the_same_tag_filters(tmp_path: Path, corpus: Corpus) -> None
     assert result.exit_code == 2, result.output
     assert "--tag smoke leaves none of the 2 scenarios; their tags: soak" in _said(result)
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_long_inline_name_is_whole_in_the_summary(tmp_path: Path, executor: RecordingExecutor) -> None:
+    """``dialect host:port`` of a vendor's host is longer than a bare address was; the
+    pull-request summary must not cut it (it did at 40 characters)."""
+    slo = tmp_path / "slo.toml"
+    slo.write_text(SLO)
+    url = "gemini-live+wss://generativelanguage.googleapis.com/ws/google.ai.v1beta.BidiGenerateContent"
+    name = "gemini-live generativelanguage.googleapis.com:443"
+    result = _run(tmp_path / "runs", "suites/smoke", "-e", url, "--tag", "smoke", "--slo", slo)
+    assert result.exit_code == 3, result.output
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    markdown = (run_dir / "summary.md").read_text()
+    assert f"Endpoints: {name}." in markdown
+    assert f"**call_failed rate** [endpoint={name}]: 1" in markdown
+    assert {s.endpoint.name for s in executor.specs} == {name} and len(executor.specs) == 4
