@@ -114,7 +114,7 @@ def run_command(
     tag: TagOption = None,
     skip_tag: SkipTagOption = None,
     route: Annotated[list[str] | None, typer.Option(
-        help="TAG=ENDPOINT (repeatable): scenarios tagged TAG run on that endpoint only (one of the "
+        metavar="TAG=ENDPOINT", help="Repeatable: scenarios tagged TAG run on that endpoint only (one of the "
              "-e endpoints, as given or by name), and it runs nothing else, e.g. --route tts=my-tts-bot.")] = None,
     as_json: JsonOption = False,
 ) -> None:

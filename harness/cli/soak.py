@@ -59,10 +59,10 @@ def soak_command(
 ) -> None:
     """Calls on a load model for hours: windows.jsonl, drift in run.json, a live line.
 
-    ``--tag``/``--skip-tag`` choose the mix's scenarios as they choose ``run``'s. There is
-    no ``--route``: a soak does not plan scenario x endpoint pairs, each call takes the
-    next endpoint x caller in turn whatever its scenario, so the load on every endpoint
-    is the same; soak a routed endpoint with its own ``soak ... --tag TAG -e ENDPOINT``.
+    --tag/--skip-tag choose the mix's scenarios as on run. There is no --route: a soak
+    plans no scenario x endpoint pairs, each call takes the next endpoint x caller in turn
+    whatever its scenario (the same load on every endpoint); soak one endpoint's
+    scenarios with a soak of its own (--tag TAG -e ENDPOINT).
 
     Ctrl-C (or SIGTERM) stops starting calls and waits for those in flight; a second
     Ctrl-C abandons them. Exit 0, 1 when a call failed or missed an expectation, 2 on
