@@ -24,7 +24,7 @@ from harness.callers.base import CallerSettings
 from harness.corpus.defaults import default_corpus
 from harness.corpus.errors import CorpusError
 from harness.corpus.model import Corpus, load_corpus
-from harness.endpoints.config import EndpointConfigError, resolve_endpoint
+from harness.endpoints.config import EndpointConfigError, resolve_endpoints
 from harness.executors.base import Executor
 from harness.executors.local import LocalExecutor
 from harness.executors.scoring import PoolScorer
@@ -33,7 +33,7 @@ from harness.exit_codes import EXIT_FAILURES
 from harness.gate import GateError, check_gate_inputs
 from harness.lifecycle import CallFinished, RunDescription, RunLifecycle
 from harness.network.ladder import on_ladder
-from harness.plan import plan
+from harness.plan import PlanError, plan, select
 from harness.records import CallerKind, CallResult, EndpointSpec, MetricSummary, NetworkProfile
 from harness.scenario.loader import load_all
 from harness.slo.rules import SloFile
@@ -62,7 +62,12 @@ class RunRequest:
     run_id: str | None = None
     caller_settings: CallerSettings = dataclasses.field(default_factory=CallerSettings)
     routes: tuple[tuple[str, str], ...] = ()
-    """(scenario tag, endpoint name): tagged scenarios run on that endpoint only."""
+    """(scenario tag, endpoint): tagged scenarios run on that endpoint only, which is
+    named as given in ``endpoints`` or by its name (``--route``)."""
+    tags: tuple[str, ...] = ()
+    """Run only the scenarios carrying any of these (``--tag``; empty: all)."""
+    skip_tags: tuple[str, ...] = ()
+    """Leave out the scenarios carrying any of these (``--skip-tag``)."""
     slo: Path | None = None
     """SLO file to gate the run on (exit code 3 when a verdict fails)."""
     baseline: Path | None = None
@@ -98,7 +103,7 @@ def _endpoints(names: Sequence[str], config: Path | None) -> list[EndpointSpec]:
     if config is None and Path("endpoints.toml").exists():
         config = Path("endpoints.toml")
     try:
-        return [resolve_endpoint(name, config) for name in names]
+        return resolve_endpoints(names, config)
     except EndpointConfigError as exc:
         raise UsageError(str(exc)) from None
 
@@ -129,7 +134,15 @@ async def run_and_report(request: RunRequest, console: Console) -> int:
     scenarios, errors = load_all(list(request.paths), corpus)
     if not scenarios and not errors:
         raise UsageError(f"no scenario files found under {', '.join(map(str, request.paths))}")
-    run_plan = plan(scenarios, endpoints, callers, request.repeat, errors, request.routes)
+    try:  # a bad selection ends here, before a run folder or a worker exists
+        chosen = select(scenarios, list(zip(request.endpoints, endpoints, strict=True)), tags=request.tags,
+                        skip_tags=request.skip_tags, routes=request.routes)
+    except PlanError as exc:
+        raise UsageError(str(exc)) from None
+    for tag in chosen.unknown_tags:
+        console.print(f"[yellow]note:[/yellow] no scenario carries the tag {escape(repr(tag))}")
+    scenarios = list(chosen.scenarios)
+    run_plan = plan(scenarios, endpoints, callers, request.repeat, errors, chosen.routes)
     run_plan = dataclasses.replace(run_plan, specs=on_ladder(run_plan.specs, request.network_ladder))
     slo = _gate_inputs(request.slo, request.baseline)
     config = WorkerConfig(corpus_dir=corpus.root, caller_kinds=tuple(callers),
@@ -208,7 +221,6 @@ async def demo(out: Path, suites: Sequence[Path], console: Console) -> int:
     ``tts``, whose questions need real answers.
     """
     from harness.agent.process import AgentProcess
-    from harness.endpoints.config import resolve_endpoint
 
     t0 = time.monotonic()
     console.print("building the corpus (cached after the first time) ...")
@@ -222,7 +234,7 @@ async def demo(out: Path, suites: Sequence[Path], console: Console) -> int:
         request = RunRequest(
             paths=tuple(suites), endpoints=(echo_url, tts_url), callers=tuple(callers),
             out=out, argv=("voice-harness", "demo"), concurrency=2,
-            routes=(("tts", resolve_endpoint(tts_url).name),),
+            routes=(("tts", tts_url),),
         )
         with contextlib.suppress(KeyboardInterrupt):
             return await run_and_report(request, console)

@@ -62,7 +62,7 @@ def test_broken_endpoints_and_files_are_recorded_failures(tmp_path: Path, start_
     failures = {
         (m.endpoint, m.scenario): m.reason or "" for m in results if m.metric == "call_failed" and m.value == 1
     }
-    host = {a: a.url.split("//", 1)[1] for a in (good, refusing, silent, dropping)}
+    host = {a: "openai-realtime " + a.url.split("//", 1)[1] for a in (good, refusing, silent, dropping)}
 
     assert (host[good], "good_three_turns") not in failures
     turns = [m for m in results if m.endpoint == host[good] and m.metric == "turn_latency_ms"]

@@ -31,6 +31,7 @@ from harness.cli.endpoints import endpoints_app
 from harness.cli.folders import compare_command, report_command, rescore_command
 from harness.cli.json_out import json_usage_error, print_json, run_outcome
 from harness.cli.run_dirs import NoRunFolder, pick_run
+from harness.cli.selection import SkipTagOption, TagOption
 from harness.cli.soak import soak_command
 from harness.corpus.cli import corpus_app
 from harness.redact import install_log_redaction
@@ -110,6 +111,11 @@ def run_command(
              "congested) or fields like delay=50ms,jitter=10ms,loss=2% (docs/network.md).")] = None,
     network_ladder: Annotated[str | None, typer.Option(
         help="Run every call once per profile, e.g. clean,4g,3g-lossy,congested.")] = None,
+    tag: TagOption = None,
+    skip_tag: SkipTagOption = None,
+    route: Annotated[list[str] | None, typer.Option(
+        metavar="TAG=ENDPOINT", help="Repeatable: scenarios tagged TAG run on that endpoint only (one of the "
+             "-e endpoints, as given or by name), and it runs nothing else, e.g. --route tts=my-tts-bot.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run scenarios against endpoints and write a run folder.
@@ -119,6 +125,7 @@ def run_command(
     """
     from harness.callers.base import CallerSettings
     from harness.network.profiles import ProfileError, parse_ladder, parse_profile
+    from harness.plan import PlanError, parse_route
     from harness.session import RunRequest, UsageError, run_and_report
     from harness.store.run_folder import new_run_id
     from harness.validity import ValiditySettings
@@ -133,6 +140,10 @@ def run_command(
         profile = parse_profile(network) if network is not None else None
         ladder = parse_ladder(network_ladder) if network_ladder is not None else ()
     except ProfileError as exc:
+        json_usage_error("run", str(exc), as_json)
+    try:
+        routes = tuple(parse_route(text) for text in route or [])
+    except PlanError as exc:
         json_usage_error("run", str(exc), as_json)
     if baseline is not None:
         try:
@@ -149,6 +160,7 @@ def run_command(
                                        connect_timeout_s=connect_timeout, network=profile),
         slo=slo, baseline=baseline, run_id=run_id, workers=workers, ray=ray, network_ladder=ladder,
         scoring_workers=scoring_workers, validity=validity, include_disturbed=include_disturbed,
+        routes=routes, tags=tuple(tag or ()), skip_tags=tuple(skip_tag or ()),
     )
     try:
         code = asyncio.run(run_and_report(request, console))

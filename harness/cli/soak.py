@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from harness.cli.common import CallerChoice, CallerOption, console, usage_error
+from harness.cli.selection import SkipTagOption, TagOption
 
 __all__ = ["soak_command"]
 
@@ -53,8 +54,15 @@ def soak_command(
     network: Annotated[str | None, typer.Option(
         help="Emulated network between caller and endpoint: a profile name (wifi-good, 4g, 3g-lossy, "
              "congested) or fields like delay=50ms,jitter=10ms,loss=2% (docs/network.md).")] = None,
+    tag: TagOption = None,
+    skip_tag: SkipTagOption = None,
 ) -> None:
     """Calls on a load model for hours: windows.jsonl, drift in run.json, a live line.
+
+    --tag/--skip-tag choose the mix's scenarios as on run. There is no --route: a soak
+    plans no scenario x endpoint pairs, each call takes the next endpoint x caller in turn
+    whatever its scenario (the same load on every endpoint); soak one endpoint's
+    scenarios with a soak of its own (--tag TAG -e ENDPOINT).
 
     Ctrl-C (or SIGTERM) stops starting calls and waits for those in flight; a second
     Ctrl-C abandons them. Exit 0, 1 when a call failed or missed an expectation, 2 on
@@ -98,7 +106,7 @@ def soak_command(
             caller_settings=CallerSettings(signalling_timeout_s=signalling_timeout,
                                            connect_timeout_s=connect_timeout, network=profile),
             status_every_s=parse_duration(status_every, "--status-every"), workers=workers,
-            scoring_workers=scoring_workers)
+            scoring_workers=scoring_workers, tags=tuple(tag or ()), skip_tags=tuple(skip_tag or ()))
     except LoadSpecError as exc:
         usage_error(str(exc))
     try:

@@ -2,7 +2,8 @@
 
 Endpoints are named in a TOML file so CI, the CLI and reports can say ``openai`` instead
 of a URL and a bag of settings; a one-off endpoint can be given inline as
-``<dialect>+<url>``. Secrets never live in the file: an endpoint names the environment
+``<dialect>+<url>`` and is named ``<dialect> <host>:<port>`` (``inline_name``): the
+dialect says what answered, so two agents on one host stay apart in every report. Secrets never live in the file: an endpoint names the environment
 variable holding its key (``api_key_env``), and ``SecretRedactor`` scrubs key values
 and anything shaped like a credential from every string the harness writes.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlsplit
@@ -41,6 +42,11 @@ MAX_ENDPOINTS_BYTES = 1_000_000
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,119}")
 """Endpoint names appear in reports and result rows; ``:`` is allowed for ``host:port``."""
+
+INLINE_SEPARATOR = " "
+"""Between the dialect and ``host:port`` in an inline endpoint's name. A space cannot
+occur in an ``endpoints.toml`` name (``NAME_PATTERN``), so the two kinds never collide.
+Endpoint names never become file names (call ids carry only a digest of them)."""
 
 ENV_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -193,7 +199,7 @@ def resolve_endpoint(name_or_url: str, config_path: Path | None = None) -> Endpo
     """An endpoint by name (from ``config_path``, else ./endpoints.toml) or ``<dialect>+<url>``.
 
     The inline form (``openai-realtime+http://127.0.0.1:8765``, ``whip+https://host/whip``)
-    needs no file; its name is the URL's ``host:port``.
+    needs no file; its name is ``dialect host:port`` (``openai-realtime 127.0.0.1:8765``).
     """
     if "://" in name_or_url:
         return _from_url_form(name_or_url)
@@ -233,10 +239,37 @@ def _from_url_form(text: str) -> EndpointSpec:
         _check_scheme(dialect, url)
     except ValueError as exc:
         raise EndpointConfigError(f"endpoint URL {redact(text)!r}: {exc}") from None
+    return EndpointSpec(name=inline_name(dialect, url), dialect=dialect, url=url)
+
+
+def inline_name(dialect: Dialect, url: str) -> str:
+    """An inline endpoint's display name: ``openai-realtime 127.0.0.1:8765``,
+    ``whip media.example.com:443``, ``pipecat [::1]:7860`` (the port made explicit)."""
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
     host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
-    return EndpointSpec(name=f"{host}:{port}", dialect=dialect, url=url)
+    return f"{dialect.value}{INLINE_SEPARATOR}{host}:{port}"
+
+
+def resolve_endpoints(given: Sequence[str], config_path: Path | None = None) -> list[EndpointSpec]:
+    """``resolve_endpoint`` of each ``-e``, refusing two that share a name.
+
+    Results are grouped by endpoint name, and a call id is derived from it: two
+    endpoints with one name (the same ``-e`` twice, or two inline URLs differing only in
+    their path) would mix their calls, so the message names both and says how to
+    tell them apart.
+    """
+    specs = [resolve_endpoint(text, config_path) for text in given]
+    seen: dict[str, str] = {}
+    for text, spec in zip(given, specs, strict=True):
+        if spec.name in seen:
+            first = seen[spec.name]
+            same = "the same endpoint twice" if first == text else f"{redact(first)!r} and {redact(text)!r}"
+            raise EndpointConfigError(
+                f"endpoint name {spec.name!r} is given twice ({same}): results are grouped by name; "
+                f"give each endpoint once, or name them apart in {DEFAULT_CONFIG}")
+        seen[spec.name] = text
+    return specs
 
 
 def _json_options(options: Mapping[str, JsonValue]) -> dict[str, JSONValue]:

@@ -25,6 +25,9 @@ SUMMARY_MD = "summary.md"
 MAX_ROWS = 12
 MAX_FAILED = 8
 _UNSAFE = re.compile(r"[<>`|*\[\]\\#!]")
+NAME_LIMIT = 80
+"""Characters of an endpoint name (an inline one is ``dialect host:port``, e.g.
+``gemini-live generativelanguage.googleapis.com:443``) or a group label naming one."""
 
 
 def _safe(text: str, limit: int = 140) -> str:
@@ -39,7 +42,7 @@ def _key_metrics(measurements: Sequence[Measurement]) -> list[str]:
     rows.sort(key=lambda s: ("latency" not in s.metric, s.metric, s.group))
     lines = ["| metric | group | n | p50 | p95 | max |", "|---|---|--:|--:|--:|--:|"]
     for s in rows[:MAX_ROWS]:
-        lines.append(f"| {_safe(s.metric, 40)} | {_safe(s.group, 40)} | {s.n} | {fmt_value(s.p50, s.unit, ms_suffix=True)} "
+        lines.append(f"| {_safe(s.metric, 40)} | {_safe(s.group, NAME_LIMIT)} | {s.n} | {fmt_value(s.p50, s.unit, ms_suffix=True)} "
                      f"| {fmt_value(s.p95, s.unit, ms_suffix=True)} | {fmt_value(s.max, s.unit, ms_suffix=True)} |")
     if len(rows) > MAX_ROWS:
         lines.append(f"\n_{len(rows) - MAX_ROWS} more rows in index.html_")
@@ -91,13 +94,13 @@ def render_markdown(ctx: ReportContext) -> str:
                  f"harness; {len(ctx.verdicts)} gate verdicts, {len(gate_fail)} failed, "
                  f"{insufficient} with insufficient samples.")
     if ctx.info and ctx.info.endpoints:
-        lines.append("Endpoints: " + ", ".join(_safe(e.name, 40) for e in ctx.info.endpoints) + ".")
+        lines.append("Endpoints: " + ", ".join(_safe(e.name, NAME_LIMIT) for e in ctx.info.endpoints) + ".")
     lines.append("")
     if gate_fail:
         lines += ["### Gate failures", ""]
         for v in gate_fail[:MAX_FAILED]:
             obs = fmt_value(v.observed, v.unit, ms_suffix=True)
-            lines.append(f"- **{_safe(v.metric, 40)} {v.stat}** [{_safe(v.group, 60)}]: {obs} "
+            lines.append(f"- **{_safe(v.metric, 40)} {v.stat}** [{_safe(v.group, NAME_LIMIT + 20)}]: {obs} "
                          f"(threshold {v.op} {fmt_value(v.threshold, v.unit, ms_suffix=True)}, n={v.n}, {v.kind})")
         if len(gate_fail) > MAX_FAILED:
             lines.append(f"- … {len(gate_fail) - MAX_FAILED} more")

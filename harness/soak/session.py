@@ -28,6 +28,7 @@ from harness.executors.worker import WorkerConfig
 from harness.exit_codes import EXIT_FAILURES, EXIT_OK
 from harness.gate import finish_run
 from harness.lifecycle import CallFinished, RunFinished, RunHooks
+from harness.plan import PlanError, select_scenarios
 from harness.records import CallRecording, CallResult, CallSpec, SegmentationParams
 from harness.scenario.loader import load_all
 from harness.session import UsageError, _callers, _endpoints, _gate_inputs, _load_corpus
@@ -64,6 +65,10 @@ class SoakRequest:
     scoring_workers: int | None = None
     """Processes scoring finished calls (niced; default: one per core)."""
     validity: ValiditySettings = field(default_factory=ValiditySettings)
+    tags: tuple[str, ...] = ()
+    """Soak only the scenarios carrying any of these (``--tag``; empty: all)."""
+    skip_tags: tuple[str, ...] = ()
+    """Leave out the scenarios carrying any of these (``--skip-tag``)."""
 
 
 class _Stopper:
@@ -107,8 +112,9 @@ def _mix(request: SoakRequest, corpus: Corpus) -> tuple[ScenarioMix, list[str]]:
     if not scenarios:
         raise UsageError(f"no scenario files found under {', '.join(map(str, request.paths))}")
     try:
-        mix = ScenarioMix.build(scenarios, request.mix, seed=request.settings.load.seed)
-    except LoadSpecError as exc:
+        selected = select_scenarios(scenarios, request.tags, request.skip_tags)
+        mix = ScenarioMix.build(selected, request.mix, seed=request.settings.load.seed)
+    except (LoadSpecError, PlanError) as exc:
         raise UsageError(str(exc)) from None
     return mix, [f"{sid} {share:.0%}" for sid, share in mix.shares().items()]
 

@@ -15,6 +15,7 @@ from harness.endpoints.config import (
     redact,
     require_api_key,
     resolve_endpoint,
+    resolve_endpoints,
 )
 from harness.records import Dialect, EndpointSpec
 
@@ -183,31 +184,58 @@ def test_pasted_key_is_refused_without_being_echoed(tmp_path: Path) -> None:
         (
             "openai-realtime+http://127.0.0.1:8765",
             EndpointSpec(
-                name="127.0.0.1:8765", dialect=Dialect.OPENAI_REALTIME, url="http://127.0.0.1:8765"
+                name="openai-realtime 127.0.0.1:8765", dialect=Dialect.OPENAI_REALTIME, url="http://127.0.0.1:8765"
             ),
         ),
         (
             "pipecat+http://localhost:7860",
             EndpointSpec(
-                name="localhost:7860", dialect=Dialect.PIPECAT, url="http://localhost:7860"
+                name="pipecat localhost:7860", dialect=Dialect.PIPECAT, url="http://localhost:7860"
             ),
         ),
         (
             "whip+https://media.example.com/whip/room1",
             EndpointSpec(
-                name="media.example.com:443",
+                name="whip media.example.com:443",
                 dialect=Dialect.WHIP,
                 url="https://media.example.com/whip/room1",
             ),
         ),
         (
             "whip+http://[::1]:9000/whip",
-            EndpointSpec(name="[::1]:9000", dialect=Dialect.WHIP, url="http://[::1]:9000/whip"),
+            EndpointSpec(name="whip [::1]:9000", dialect=Dialect.WHIP, url="http://[::1]:9000/whip"),
         ),
     ],
 )
 def test_url_form(text: str, expected: EndpointSpec) -> None:
     assert resolve_endpoint(text, None) == expected
+
+
+def test_inline_names_say_the_dialect_and_never_collide_with_file_names(tmp_path: Path) -> None:
+    """Two agents on one host and port under two dialects are two endpoints in a report;
+    the space that separates dialect and address is refused in an endpoints.toml name."""
+    rtc = resolve_endpoint("openai-realtime+http://127.0.0.1:8765/", None)
+    ws = resolve_endpoint("twilio-media-streams+ws://127.0.0.1:8765/twilio", None)
+    wss = resolve_endpoint("openai-realtime-ws+wss://api.example.com/v1/realtime?model=m", None)
+    assert (rtc.name, ws.name, wss.name) == (
+        "openai-realtime 127.0.0.1:8765", "twilio-media-streams 127.0.0.1:8765", "openai-realtime-ws api.example.com:443")
+    path = write(tmp_path, '[endpoints."openai-realtime 127.0.0.1:8765"]\ndialect = "whip"\nurl = "http://h/w"\n')
+    with pytest.raises(EndpointConfigError, match="invalid name"):
+        load_endpoints(path)
+
+
+def test_an_endpoint_name_given_twice_is_refused(tmp_path: Path) -> None:
+    """Results are grouped by name: two -e with one name would mix their calls."""
+    path = write(tmp_path, '[endpoints.mine]\ndialect = "whip"\nurl = "http://127.0.0.1:1/w"\n')
+    both = resolve_endpoints(["mine", "whip+http://127.0.0.1:1/w"], path)
+    assert [e.name for e in both] == ["mine", "whip 127.0.0.1:1"]
+    with pytest.raises(EndpointConfigError) as twice:
+        resolve_endpoints(["mine", "mine"], path)
+    assert str(twice.value).startswith("endpoint name 'mine' is given twice (the same endpoint twice)")
+    with pytest.raises(EndpointConfigError) as paths:
+        resolve_endpoints(["whip+http://127.0.0.1:1/a", "whip+http://127.0.0.1:1/b"], None)
+    assert ("endpoint name 'whip 127.0.0.1:1' is given twice ('whip+http://127.0.0.1:1/a' and "
+            "'whip+http://127.0.0.1:1/b')") in str(paths.value)
 
 
 @pytest.mark.parametrize(
