@@ -123,6 +123,10 @@ class CallWorker:
             else:
                 self._callers[CallerKind.BROWSER] = browser
                 self._browser = browser
+                try:
+                    await browser.prepare()
+                except Exception as exc:  # each browser call reports it as its failure
+                    log.warning("browser caller not ready: %s", exc)
 
     async def run_call(self, spec: CallSpec) -> FinishedCall:
         """One call, never raising: an unavailable caller is a recorded failure too."""

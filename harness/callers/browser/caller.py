@@ -81,6 +81,14 @@ class BrowserCaller:
                         tb: TracebackType | None) -> None:
         await self.aclose()
 
+    async def prepare(self) -> None:
+        """Start the page server and Playwright before the first call (a caller worker
+        does this at start-up, while no call's audio depends on its loop). A failure is
+        left for the calls to report: each becomes a failed result with the reason."""
+        await self._ensure_server()
+        if self._owns_pool:
+            await self.pool.prepare()
+
     async def aclose(self) -> None:
         """Close the page server and (if this caller made it) the browser pool."""
         await self.server.close()

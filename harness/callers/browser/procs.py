@@ -5,10 +5,18 @@ with a unique, inert ``--voice-harness-pool=<marker>`` switch; its main process 
 one whose command line carries the marker (Chromium's helpers get ``--type=...`` and
 never inherit unknown switches), and the rest of the browser is that process's tree.
 Linux only (``/proc``); elsewhere the functions find nothing.
+
+The browser is the caller, so it is given a raised niceness (``raise_niceness``): its
+page hands audio to the encoder in a JavaScript transform at normal priority, and
+beside a tts agent running Whisper on both cores the demo's browser calls sent with
+p99 errors of 11-86 ms (the validity guard flagged all 11). Chromium already runs its
+audio threads real-time; what was starved was the rest of the send path.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 
 MARKER_SWITCH = "--voice-harness-pool="
@@ -75,3 +83,19 @@ def memory_bytes(pids: list[int]) -> int:
                 total += int(line.split()[1]) * 1024
                 break
     return total
+
+
+def raise_niceness(pids: list[int], niceness: int) -> int:
+    """Give every thread of ``pids`` still at the default niceness (0) ``niceness``;
+    threads Chromium set itself (its UI thread at -8, background work at +5) keep theirs.
+    Processes forked later by a reniced zygote inherit it. Returns how many threads
+    changed; none where not permitted."""
+    changed = 0
+    for pid in pids:
+        for task in (_PROC / str(pid) / "task").glob("[0-9]*"):
+            tid = int(task.name)
+            with contextlib.suppress(OSError):
+                if os.getpriority(os.PRIO_PROCESS, tid) == 0:
+                    os.setpriority(os.PRIO_PROCESS, tid, niceness)
+                    changed += 1
+    return changed
