@@ -40,9 +40,15 @@ def plan(
     repeat: int = 1,
     scenario_errors: Sequence[ScenarioError] = (),
     routes: Sequence[tuple[str, str]] = (),
+    caller_tags: Sequence[tuple[CallerKind, str]] = (),
 ) -> RunPlan:
     """Every scenario x endpoint x caller x repeat; ``routes`` (tag, endpoint name) send
-    scenarios with that tag to that endpoint only, and keep the rest off it."""
+    scenarios with that tag to that endpoint only, and keep the rest off it;
+    ``caller_tags`` (caller, tag) give a caller only the scenarios carrying one of its
+    tags (the demo's browser caller plays the smoke suite, not every suite)."""
+    scoped: dict[CallerKind, set[str]] = {}
+    for kind, tag in caller_tags:
+        scoped.setdefault(kind, set()).add(tag)
     routed = {name for _, name in routes}
     specs = []
     for scenario in scenarios:
@@ -51,6 +57,8 @@ def plan(
             if (endpoint.name in wanted) != bool(wanted) or (not wanted and endpoint.name in routed):
                 continue
             for caller in callers:
+                if caller in scoped and not scoped[caller] & set(scenario.tags):
+                    continue
                 for r in range(repeat):
                     key = f"{scenario.id}|{endpoint.name}|{caller}|{r}"
                     digest = hashlib.sha1(key.encode()).hexdigest()[:6]

@@ -64,6 +64,8 @@ class RunRequest:
     routes: tuple[tuple[str, str], ...] = ()
     """(scenario tag, endpoint): tagged scenarios run on that endpoint only, which is
     named as given in ``endpoints`` or by its name (``--route``)."""
+    caller_tags: tuple[tuple[str, str], ...] = ()
+    """(caller, scenario tag): that caller plays only scenarios carrying one of its tags."""
     tags: tuple[str, ...] = ()
     """Run only the scenarios carrying any of these (``--tag``; empty: all)."""
     skip_tags: tuple[str, ...] = ()
@@ -142,7 +144,8 @@ async def run_and_report(request: RunRequest, console: Console) -> int:
     for tag in chosen.unknown_tags:
         console.print(f"[yellow]note:[/yellow] no scenario carries the tag {escape(repr(tag))}")
     scenarios = list(chosen.scenarios)
-    run_plan = plan(scenarios, endpoints, callers, request.repeat, errors, chosen.routes)
+    run_plan = plan(scenarios, endpoints, callers, request.repeat, errors, chosen.routes,
+                    caller_tags=[(CallerKind(kind), tag) for kind, tag in request.caller_tags])
     run_plan = dataclasses.replace(run_plan, specs=on_ladder(run_plan.specs, request.network_ladder))
     slo = _gate_inputs(request.slo, request.baseline)
     config = WorkerConfig(corpus_dir=corpus.root, caller_kinds=tuple(callers),
@@ -213,12 +216,18 @@ def print_summary(console: Console, summary: Sequence[MetricSummary], results: S
         console.print(f"  [yellow]DISTURBED[/yellow] {escape(r.spec_call_id)}: {escape(reasons)}")
 
 
+DEMO_CONCURRENCY = 3
+
+
 async def demo(out: Path, suites: Sequence[Path], console: Console) -> int:
     """The README's main job: corpus, reference agents, the shipped suites, a report.
 
     Two reference agents: an echo agent (exact references for latency, barge-in,
     cutoffs, PESQ and WER) and a tts-mode cascade agent for the scenarios tagged
-    ``tts``, whose questions need real answers.
+    ``tts``, whose questions need real answers. Every suite over the aiortc caller and
+    the smoke suite over the browser too, three calls at a time: the README promises
+    the demo within 5 minutes of a fresh clone (every suite over both callers two at a
+    time took 4 min of calls alone).
     """
     from harness.agent.process import AgentProcess
 
@@ -233,8 +242,8 @@ async def demo(out: Path, suites: Sequence[Path], console: Console) -> int:
         callers = _demo_callers(console)
         request = RunRequest(
             paths=tuple(suites), endpoints=(echo_url, tts_url), callers=tuple(callers),
-            out=out, argv=("voice-harness", "demo"), concurrency=2,
-            routes=(("tts", tts_url),),
+            out=out, argv=("voice-harness", "demo"), concurrency=DEMO_CONCURRENCY,
+            routes=(("tts", tts_url),), caller_tags=(("browser", "smoke"),),
         )
         with contextlib.suppress(KeyboardInterrupt):
             return await run_and_report(request, console)

@@ -165,3 +165,12 @@ def test_select_reports_unknown_tags_of_filters_and_routes() -> None:
     chosen = select(SCENARIOS, GIVEN, skip_tags=["ttz"], routes=[("tss", ECHO.name)])
     assert chosen.unknown_tags == ("tss", "ttz")
     assert len(chosen.scenarios) == len(SCENARIOS)
+
+
+def test_a_caller_scoped_to_tags_plays_only_those_scenarios() -> None:
+    """The demo's browser caller plays the smoke suite; the aiortc caller plays all."""
+    smoke, other = scenario("s", "smoke"), scenario("o", "barge_in")
+    specs = plan([smoke, other], [ECHO], [CallerKind.AIORTC, CallerKind.BROWSER],
+                 caller_tags=[(CallerKind.BROWSER, "smoke")]).specs
+    assert sorted((s.scenario.id, s.caller) for s in specs) == [
+        ("o", CallerKind.AIORTC), ("s", CallerKind.AIORTC), ("s", CallerKind.BROWSER)]
