@@ -25,7 +25,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext, SpawnContext
@@ -46,7 +46,7 @@ from harness.executors.messages import (
 )
 from harness.executors.process import worker_main
 from harness.executors.worker import WorkerConfig
-from harness.records import CallSpec, Failure, FailureKind, WorkerInfo
+from harness.records import CallerKind, CallSpec, Failure, FailureKind, WorkerInfo
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +107,13 @@ class LocalExecutor:
 
     def __init__(self, config: WorkerConfig, *, workers: int | None = None, concurrency: int = 1,
                  admission: AdmissionSettings | None = None, start_timeout_s: float = START_TIMEOUT_S,
-                 silence_timeout_s: float = SILENCE_TIMEOUT_S) -> None:
+                 silence_timeout_s: float = SILENCE_TIMEOUT_S,
+                 caller_limits: Mapping[CallerKind, int] | None = None) -> None:
+        """``caller_limits``: at most this many calls of a caller at once, machine-wide (a
+        Chromium call costs far more CPU than an aiortc one); later calls of other callers
+        go first meanwhile."""
         self.config = config
+        self.caller_limits = dict(caller_limits or {})
         self.concurrency = max(1, concurrency)
         self.n_workers = max(1, min(workers or default_workers(), self.concurrency))
         per_worker = math.ceil(self.concurrency / self.n_workers)
@@ -229,7 +234,9 @@ class LocalExecutor:
             if not open_:
                 return
             worker = min(open_, key=lambda w: (len(w.calls), w.index))
-            spec = pending.popleft()
+            spec = self._next_within_limits(pending)
+            if spec is None:
+                return
             try:
                 worker.conn.send(RunCall(spec=spec))
             except (OSError, ValueError):
@@ -239,6 +246,18 @@ class LocalExecutor:
             worker.sent += 1
             worker.calls[spec.call_id] = spec
             worker.admitting = False  # until a Health that counts this call says otherwise
+
+    def _next_within_limits(self, pending: collections.deque[CallSpec]) -> CallSpec | None:
+        """The first pending call whose caller is under its limit, taken out of the queue."""
+        if not self.caller_limits:
+            return pending.popleft()
+        live = collections.Counter(spec.caller for w in self._workers for spec in w.calls.values())
+        for i, spec in enumerate(pending):
+            limit = self.caller_limits.get(spec.caller)
+            if limit is None or live[spec.caller] < limit:
+                del pending[i]
+                return spec
+        return None
 
     async def _handle(self, index: int, message: FromWorker | _Lost,
                       on_finished: OnFinished | None, on_started: OnStarted | None) -> None:
