@@ -14,6 +14,7 @@ JS_STAMP := $(JS)/node_modules/.installed-stamp
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	rm -rf voice_harness.egg-info  # left by the old setuptools build: it would shadow the installed metadata
 	$(PY) -m pip install --quiet -e '.[dev,ray]'
 	touch $(STAMP)
 

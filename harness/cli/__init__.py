@@ -36,8 +36,8 @@ from harness.cli.soak import soak_command
 from harness.corpus.cli import corpus_app
 from harness.redact import install_log_redaction
 
-DEMO_SUITES = [Path("suites/smoke"), Path("suites/barge_in"), Path("suites/endpointing"),
-               Path("suites/quality"), Path("suites/accuracy")]
+DEMO_SUITES = ("smoke", "barge_in", "endpointing", "quality", "accuracy")
+"""The shipped suites ``demo`` runs: found beside the package (harness.resources), not in the current folder."""
 
 app = typer.Typer(
     help="Evaluation and conformance harness for realtime voice AI.",
@@ -177,6 +177,12 @@ def demo_command(
     suites: Annotated[list[Path] | None, typer.Option(help="Suites to run.")] = None,
 ) -> None:
     """Build the corpus, start the reference agent, run the shipped suites, report."""
+    from harness.cli.common import usage_error
+    from harness.resources import SUITES, ResourceError, shipped_path
     from harness.session import demo
 
-    raise typer.Exit(asyncio.run(demo(out, suites or DEMO_SUITES, console)))
+    try:
+        suites = suites or [shipped_path(SUITES) / name for name in DEMO_SUITES]
+    except ResourceError as exc:
+        usage_error(str(exc))
+    raise typer.Exit(asyncio.run(demo(out, suites, console)))
