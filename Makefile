@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	rm -rf voice_harness.egg-info  # left by the old setuptools build: it would shadow the installed metadata
-	$(PY) -m pip install --quiet -e '.[dev,ray]'
+	$(PY) -m pip install --quiet -e '.[dev,all]'  # all: every extra (browser, asr, quality, tts, ray)
 	touch $(STAMP)
 
 browser:
