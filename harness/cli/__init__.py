@@ -1,4 +1,4 @@
-"""``voice-harness``: run | soak | compare | report | rescore | demo | agent | corpus | endpoints.
+"""``voice-harness``: run | soak | compare | report | rescore | demo | init | agent | corpus | endpoints.
 
 Habits of a command-line tool: ``--version``; ``-v``/``-q`` before the command;
 ``--json`` on the commands that summarise a run (the outcome on stdout, the console on
@@ -29,6 +29,7 @@ from harness.agent.cli import agent_app
 from harness.cli.common import CallerChoice, CallerOption, JsonOption, console, set_verbosity
 from harness.cli.endpoints import endpoints_app
 from harness.cli.folders import compare_command, report_command, rescore_command
+from harness.cli.init_cmd import init_command
 from harness.cli.json_out import json_usage_error, print_json, run_outcome
 from harness.cli.run_dirs import NoRunFolder, pick_run
 from harness.cli.selection import SkipTagOption, TagOption
@@ -51,6 +52,7 @@ app.command("soak")(soak_command)
 app.command("report")(report_command)
 app.command("compare")(compare_command)
 app.command("rescore")(rescore_command)
+app.command("init")(init_command)
 PACKAGE = "voice-harness"
 
 
