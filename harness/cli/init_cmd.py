@@ -104,7 +104,8 @@ def scaffold(folder: Path, *, force: bool = False) -> tuple[list[ScaffoldFile], 
     contents = {f.path: _render(f) for f in files}  # every source read before anything is written
     blocked = [f.path for f in files if _blocked(folder, f.path)]
     if blocked:
-        raise ScaffoldError(f"{folder}: {', '.join(blocked)} or a folder on its way is not a file; nothing written")
+        raise ScaffoldError(f"{folder}: something other than a file is where {', '.join(blocked)} go "
+                            "(a folder, or a file where a folder should be); nothing written")
     existing = [f.path for f in files if (folder / f.path).exists() or (folder / f.path).is_symlink()]
     if existing and not force:
         raise ScaffoldError(
