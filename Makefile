@@ -14,7 +14,8 @@ JS_STAMP := $(JS)/node_modules/.installed-stamp
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,ray]'
+	rm -rf voice_harness.egg-info  # left by the old setuptools build: it would shadow the installed metadata
+	$(PY) -m pip install --quiet -e '.[dev,all]'  # all: every extra (browser, asr, quality, tts, ray)
 	touch $(STAMP)
 
 browser:

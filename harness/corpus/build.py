@@ -106,6 +106,16 @@ def run_build(
     )
 
 
+def expected_input_hash(script: Path) -> str:
+    """The input hash a build of ``script`` would record now (no model is loaded).
+
+    The built-in corpus's cache folder is named by it, so a changed script, TTS model or
+    builder gets a folder of its own instead of rebuilding over another version's.
+    """
+    parsed, raw = load_script(script)
+    return input_hash(_inputs(raw, expected_fingerprint(parsed.voice)))
+
+
 def _inputs(script_bytes: bytes, fingerprint: dict[str, InputValue]) -> dict[str, InputValue]:
     inputs = common_inputs()
     inputs["script_sha256"] = hashlib.sha256(script_bytes).hexdigest()

@@ -32,19 +32,21 @@ _err = make_console(stderr=True)
 @corpus_app.command("build")
 def build_command(
     script: Annotated[
-        Path | None, typer.Option(help="Corpus script (default: corpora/builtin/script.yaml).")
+        Path | None, typer.Option(help="Corpus script (default: the built-in one).")
     ] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Output folder (default: build/ beside the script).")
+        Path | None, typer.Option(help="Output folder (default: the user cache for the built-in "
+                                       "script, else build/ beside the script).")
     ] = None,
     force: Annotated[
         bool, typer.Option(help="Rebuild even if the cached build is current.")
     ] = False,
 ) -> None:
     """Synthesise a corpus from its script (cached: a current build is reused)."""
-    script = script or default_script()
-    out = out or (default_corpus_dir() if script == default_script() else script.parent / "build")
     try:
+        script = script or default_script()
+        if out is None:
+            out = default_corpus_dir(script) if script == default_script() else script.parent / "build"
         with _ItemProgress() as report:
             outcome = run_build(script, out, force=force, progress=report)
     except CorpusError as exc:

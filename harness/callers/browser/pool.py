@@ -36,6 +36,7 @@ from harness.callers.browser.procs import (
     process_tree,
     raise_niceness,
 )
+from harness.extras import MissingExtra
 from harness.priority import RAISED_NICENESS, children_at_normal_priority
 
 log = logging.getLogger(__name__)
@@ -223,9 +224,7 @@ class BrowserPool:
             try:
                 from playwright.async_api import async_playwright
             except ImportError as exc:
-                raise BrowserUnavailable(
-                    "the browser caller needs Playwright: pip install 'voice-harness[browser]'"
-                ) from exc
+                raise BrowserUnavailable(str(MissingExtra("browser", "the browser caller", exc))) from exc
             cm = async_playwright()
             try:
                 # Playwright's driver (and the Chromiums it launches) must not inherit a
