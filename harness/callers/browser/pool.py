@@ -37,7 +37,7 @@ from harness.callers.browser.procs import (
     raise_niceness,
 )
 from harness.extras import MissingExtra
-from harness.priority import RAISED_NICENESS, children_at_normal_priority
+from harness.priority import children_at_normal_priority
 
 log = logging.getLogger(__name__)
 
@@ -262,8 +262,8 @@ class BrowserPool:
         raised = await asyncio.to_thread(_raise_browser, marker)
         browser = _Browser(handle=handle, marker=marker, version=str(handle.version), dedicated=bool(extra_args))
         handle.on("disconnected", lambda _b: self._on_disconnected(browser))
-        log.debug("launched Chromium %s (%s) as %s; %d threads at niceness %d", browser.version, install.path,
-                  marker, raised, RAISED_NICENESS)
+        log.debug("launched Chromium %s (%s) as %s; %d threads raised %d in niceness", browser.version,
+                  install.path, marker, raised, BROWSER_NICENESS_RAISE)
         return browser
 
     def _on_disconnected(self, browser: _Browser) -> None:
@@ -302,7 +302,11 @@ def _short(exc: BaseException) -> str:
     return text.splitlines()[0][:300]
 
 
+BROWSER_NICENESS_RAISE = 5
+"""The browser is the caller: 5 nice levels above the endpoint and the scoring pool
+(about 3x their CPU share when both want a core; ``procs``)."""
+
+
 def _raise_browser(marker: str) -> int:
-    """The browser is the caller: above the endpoint and the scoring pool (``procs``)."""
     pid = find_browser_pid(marker)
-    return 0 if pid is None else raise_niceness(process_tree(pid), RAISED_NICENESS)
+    return 0 if pid is None else raise_niceness(process_tree(pid), BROWSER_NICENESS_RAISE)

@@ -85,17 +85,20 @@ def memory_bytes(pids: list[int]) -> int:
     return total
 
 
-def raise_niceness(pids: list[int], niceness: int) -> int:
-    """Give every thread of ``pids`` still at the default niceness (0) ``niceness``;
+def raise_niceness(pids: list[int], by: int) -> int:
+    """Lower by ``-by`` the niceness of every thread of ``pids`` still at the niceness this
+    process has (what a launched browser inherits, 0 unless the run itself was niced);
     threads Chromium set itself (its UI thread at -8, background work at +5) keep theirs.
     Processes forked later by a reniced zygote inherit it. Returns how many threads
-    changed; none where not permitted."""
+    changed; none where not permitted (lowering niceness needs CAP_SYS_NICE)."""
+    inherited = os.getpriority(os.PRIO_PROCESS, 0)
+    target = max(-20, inherited - by)
     changed = 0
     for pid in pids:
         for task in (_PROC / str(pid) / "task").glob("[0-9]*"):
             tid = int(task.name)
             with contextlib.suppress(OSError):
-                if os.getpriority(os.PRIO_PROCESS, tid) == 0:
-                    os.setpriority(os.PRIO_PROCESS, tid, niceness)
+                if os.getpriority(os.PRIO_PROCESS, tid) == inherited:
+                    os.setpriority(os.PRIO_PROCESS, tid, target)
                     changed += 1
     return changed
