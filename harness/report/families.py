@@ -10,6 +10,7 @@ metric added later that fits no pattern lands in ``other`` rather than disappear
 from __future__ import annotations
 
 import fnmatch
+import re
 
 from harness.metrics.accuracy import INPUT_WER, REPLY_CER, REPLY_CONTAINS, REPLY_WER
 from harness.metrics.activity import AGENT_SPEECH, AGENT_TURNS
@@ -62,12 +63,16 @@ PATTERNS: tuple[tuple[str, str], ...] = (
 )
 """(glob, family) in match order."""
 
+_DIGITS = re.compile(r"(\d+)")
+
 
 def family_of(metric: str) -> str:
     """The report family of ``metric`` (``other`` when no pattern matches)."""
     return next((family for pattern, family in PATTERNS if fnmatch.fnmatchcase(metric, pattern)), "other")
 
 
-def family_rank(metric: str) -> tuple[int, str]:
-    """Sort key: family in :data:`FAMILY_ORDER`, then the metric's name."""
-    return FAMILY_ORDER.index(family_of(metric)), metric
+def family_rank(metric: str) -> tuple[int, tuple[str | int, ...]]:
+    """Sort key: family in :data:`FAMILY_ORDER`, then the name with its numbers as numbers
+    (``cutoff_pause_300ms`` before ``cutoff_pause_1000ms``)."""
+    natural = tuple(int(part) if part.isdigit() else part for part in _DIGITS.split(metric))
+    return FAMILY_ORDER.index(family_of(metric)), natural
