@@ -71,8 +71,8 @@ WITHIN_MS = 800.0
 FAILS = {17: FailureKind.NO_AUDIO, 58: FailureKind.NO_AUDIO, 101: FailureKind.ENDPOINT_HUNG,
          146: FailureKind.SIGNALLING_ERROR}
 """Call index -> how it failed (no turns, ``call_failed`` = 1)."""
-DISTURBED = frozenset({9, 64, 130})
-"""Calls the validity guard flagged: written, flagged, left out of the figures."""
+DISTURBED = frozenset({9, 64, 130, 146})
+"""Calls the validity guard flagged: written, flagged, left out of the figures (146 also failed)."""
 
 
 @dataclass

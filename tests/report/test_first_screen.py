@@ -38,7 +38,7 @@ def test_page_order_verdict_scorecard_comparison_then_details(rich: SynthTruth) 
     assert body.count("data-scenario=") == n_calls and body.count("data-status=") == n_calls
     for scenario in set(rich.scenario_of.values()):
         assert f"<option>{scenario}</option>" in body
-    assert "<script src" not in body and "function" not in body.split("<script>")[0]
+    assert "<script src" not in body and " onchange=" not in body  # one inline script, no handlers in markup
 
 
 def test_figures_on_the_page_are_the_overviews(rich: SynthTruth) -> None:
@@ -48,7 +48,7 @@ def test_figures_on_the_page_are_the_overviews(rich: SynthTruth) -> None:
     for cell in view.scorecard.cells:
         for key in ("latency_p50", "latency_p95", "no_response", "cutoff", "call_failed"):
             f = cell.figures[key]
-            assert f'<td class="v">{figure_text(f.value, f.unit)}</td><td class="ci">{ci_text(f.ci, f.unit)}</td>' in html
+            assert f'<td class="v" title="n={f.n}">{figure_text(f.value, f.unit)}</td><td class="ci">{ci_text(f.ci, f.unit)}</td>' in html
     (group,) = view.comparison
     lat = next(r for r in group.rows if r.spec.key == "latency_p50").comparisons[0]
     assert diff_text(lat.diff, "ms") in html and ">worse<" in html

@@ -54,7 +54,10 @@ def test_first_screen_at_two_sizes(tmp_path: Path) -> None:
     truth = make_rich_run(tmp_path, n_calls=N_CALLS)
     paths = gate_and_report(truth.folder.path, slo=parse_slo(SLO))
     ctx = read_context(truth.folder.path)
-    not_ok = sum(1 for c in ctx.calls if not c.ok)
+    failed = sum(1 for c in ctx.calls if not c.ok)
+    disturbed = sum(1 for c in ctx.calls if c.disturbed)
+    not_ok = sum(1 for c in ctx.calls if not c.ok or c.disturbed)
+    assert failed and disturbed and not_ok < failed + disturbed  # some calls are both
     b_calls = len(truth.calls[("vendor-b", "aiortc")])
     b_pauses = sum(1 for cid in truth.calls[("vendor-b", "aiortc")] if truth.scenario_of[cid] == "pause_sweep")
     with sync_playwright() as pw:
@@ -98,11 +101,13 @@ def test_first_screen_at_two_sizes(tmp_path: Path) -> None:
                 assert _visible_calls(page) == b_pauses, seen
                 page.select_option("#filter-endpoint", "")
                 page.select_option("#filter-scenario", "")
-                page.select_option("#filter-status", "not-ok")
+                for status, expected in (("failed", failed), ("disturbed", disturbed), ("ok", N_CALLS - not_ok),
+                                         ("not-ok", not_ok)):
+                    page.select_option("#filter-status", status)
+                    assert _visible_calls(page) == expected, f"status {status} {seen}"
                 filtered = tmp_path / f"filtered-{width}x{height}.png"
                 page.locator("#filters").scroll_into_view_if_needed()
                 page.screenshot(path=str(filtered))
-                assert _visible_calls(page) == not_ok, f"(screenshot: {filtered})"
                 assert page.locator("#scorecard .card:visible").count() == 2, f"(screenshot: {filtered})"
                 assert errors == [], f"{errors} {seen}"
                 page.close()
