@@ -1,7 +1,9 @@
 """summary.md: the run in a few lines, short enough for a pull-request comment.
 
-Bounded whatever the run's size: the key metrics table, failed gate verdicts and
-failed calls are each capped, with a count of what was left out. Endpoint text is
+It leads with what the HTML page's first screen says (``markdown_card``: the verdict
+and the scorecard, from the same overview), then what failed and why. Bounded whatever
+the run's size: the scorecard's columns, failed gate verdicts, failed calls and the
+other metrics are each capped, with a count of what was left out. Endpoint text is
 never copied in verbatim; reasons are shortened and stripped of Markdown/HTML syntax
 so a hostile transcript cannot inject markup into the comment.
 """
