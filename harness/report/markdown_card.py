@@ -82,7 +82,9 @@ def scorecard_lines(view: Overview, safe: Safe) -> list[str]:
     lines = ["| | " + " | ".join(f"{safe(c.endpoint, 40)} · {c.caller}" for c in cells) + " |",
              "|---|" + "--:|" * len(cells)]
     for row in card.rows:
-        lines.append(f"| {row.label} | " + " | ".join(_figure(c.figures.get(row.key)) for c in cells) + " |")
+        lines.append(f"| {row.label} | " + " | ".join(
+            "left out (disturbed)" if row.key in c.left_out else _figure(c.figures.get(row.key))
+            for c in cells) + " |")
         lines += _extra_rows(cells, row, safe)
     counted = "counted" if card.disturbed_counted else "left out"
     lines.append("| disturbed | " + " | ".join(f"{c.disturbed} ({counted})" if c.disturbed else "0"

@@ -50,8 +50,8 @@ class RowSpec:
 
 
 ROWS: tuple[RowSpec, ...] = (
-    RowSpec(key="latency_p50", label="turn latency p50", metric=TURN_LATENCY, stat="p50"),
-    RowSpec(key="latency_p95", label="turn latency p95", metric=TURN_LATENCY, stat="p95"),
+    RowSpec(key="latency_p50", label="latency p50", metric=TURN_LATENCY, stat="p50"),
+    RowSpec(key="latency_p95", label="latency p95", metric=TURN_LATENCY, stat="p95"),
     RowSpec(key="no_response", label="no response", metric=NO_RESPONSE, stat="rate"),
     RowSpec(key="barge_in_stop", label="barge-in stop p50", metric="barge_in_stop_ms", stat="p50"),
     RowSpec(key="barge_in_handled", label="barge-in handled", metric="barge_in_handled", stat="rate"),
@@ -60,7 +60,7 @@ ROWS: tuple[RowSpec, ...] = (
     RowSpec(key="pesq_wb", label="PESQ wb p50", metric=PESQ_WB, stat="p50"),
     RowSpec(key="pesq_nb", label="PESQ nb p50", metric=PESQ_NB, stat="p50"),
     RowSpec(key="stoi", label="STOI p50", metric=STOI, stat="p50"),
-    RowSpec(key="reply_wer", label="reply WER mean", metric="reply_wer", stat="mean"),
+    RowSpec(key="reply_wer", label="WER mean", metric="reply_wer", stat="mean"),
     RowSpec(key="call_failed", label="call failures", metric=CALL_FAILED, stat="rate"),
 )
 """The scorecard's rows, in page order. Metric names are the metric families' own."""
@@ -106,6 +106,8 @@ class Cell:
     figures: Mapping[str, Figure] = field(default_factory=dict)
     """``RowSpec.key`` -> figure (absent when the metric was not measured)."""
     cutoff_curve: tuple[CutoffPoint, ...] = ()
+    left_out: frozenset[str] = frozenset()
+    """Row keys without a figure that disturbed calls did measure: "left out", not "not measured"."""
 
     @property
     def label(self) -> str:
@@ -116,7 +118,8 @@ class Cell:
 class Scorecard:
     cells: tuple[Cell, ...]
     rows: tuple[RowSpec, ...]
-    """Rows measured in at least one cell (every card shows all of them)."""
+    """Rows measured in at least one cell, disturbed calls included (every card shows all
+    of them)."""
     missing: tuple[RowSpec, ...]
     """Rows no cell measured: named once, under the cards."""
     disturbed_counted: bool
@@ -245,6 +248,8 @@ def scorecard(ctx: ReportContext, summaries: Sequence[MetricSummary]) -> Scoreca
             r = rate_rows.get((metric, label))
             if r is not None and r.n and r.rate is not None and r.ci is not None:
                 curve.append(CutoffPoint(pause_ms=pauses[metric], hits=r.hits, n=r.n, rate=r.rate, ci=r.ci))
+        dropped = {m.metric for c in members if c.call_id not in kept_ids for m in c.measurements
+                   if m.value is not None}
         cells.append(Cell(
             endpoint=endpoint, caller=caller, calls=len(members),
             disturbed=sum(1 for c in members if c.disturbed), counted=len(kept),
@@ -252,8 +257,9 @@ def scorecard(ctx: ReportContext, summaries: Sequence[MetricSummary]) -> Scoreca
                       and any(m.passed is False for m in c.measurements)),
             failures=tuple(sorted(failures.items(), key=lambda kv: (-kv[1], kv[0]))),
             figures=figures, cutoff_curve=tuple(curve),
+            left_out=frozenset(r.key for r in ROWS if r.key not in figures and r.metric in dropped),
         ))
-    measured = {k for c in cells for k in c.figures}
+    measured = {k for c in cells for k in (*c.figures, *c.left_out)}
     wide = tuple(v for v in ctx.verdicts
                  if any(_judges(v, r) for r in ROWS) and _covers(v, keys) > 1)
     return Scorecard(cells=tuple(cells), rows=tuple(r for r in ROWS if r.key in measured),

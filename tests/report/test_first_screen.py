@@ -65,12 +65,12 @@ def test_markdown_leads_with_the_verdict_and_the_scorecard(rich: SynthTruth) -> 
     first_section = next(i for i, line in enumerate(lines) if line.startswith("### "))
     assert first_section > 4
     a = view.scorecard.cells[0].figures["latency_p50"]
-    row = next(line for line in lines if line.startswith("| turn latency p50 |"))
+    row = next(line for line in lines if line.startswith("| latency p50 |"))
     assert f"{figure_text(a.value, 'ms')} [{ci_text(a.ci, 'ms')}]" in row
     fs = view.scorecard.cells[1].figures["false_stop"]
     assert f"{figure_text(fs.value, 'bool')} [{ci_text(fs.ci, 'bool')}] {fs.hits}/{fs.n}" in md
     assert any(line.startswith("| ↳ by pause | 300: ") for line in lines)
-    assert any(line.startswith("**vendor-b vs vendor-a** (aiortc): turn latency p50 +") and "worse" in line
+    assert any(line.startswith("**vendor-b vs vendor-a** (aiortc): latency p50 +") and "worse" in line
                for line in lines)
     assert len(lines) < 60
 

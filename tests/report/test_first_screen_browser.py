@@ -1,6 +1,6 @@
 """The report's first screen in a real headless Chromium, at a laptop's and a phone's size.
 
-A synthetic 200-call run against two endpoints: the verdict and the scorecard must be
+A synthetic 200-call run against two endpoints with two callers (four cards): the verdict and the scorecard must be
 on the first screen, the scorecard must not overflow sideways, the page must log no
 error, and the filters must change which calls are shown. Screenshots are saved in the
 test's tmp dir; every assertion message names them, so a failure can be looked at.
@@ -16,6 +16,7 @@ import pytest
 from report.report_synth import make_rich_run
 
 from harness.gate import gate_and_report
+from harness.records import CallerKind
 from harness.report.context import read_context
 from harness.slo.rules import parse_slo
 
@@ -37,8 +38,13 @@ OVERFLOW = """() => {
   return {
     scorecard: over(card),
     cards: [...card.querySelectorAll('.card')].filter(over).map((c) => c.querySelector('h3').textContent),
-    cells: [...card.querySelectorAll('.card td, .card th')].filter((c) => c.scrollWidth > c.clientWidth + 1)
-      .map((c) => c.textContent.trim()),
+    cells: [...card.querySelectorAll('.card td, .card th')].filter((c) => {
+      const style = getComputedStyle(c);
+      const inner = c.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+      const range = document.createRange();
+      range.selectNodeContents(c);  // the content's own extent: hidden or spilled text shows here
+      return c.scrollWidth > c.clientWidth + 1 || range.getBoundingClientRect().width > inner + 1;
+    }).map((c) => c.textContent.trim()),
     page: document.documentElement.scrollWidth > window.innerWidth,
   };
 }"""
@@ -51,15 +57,16 @@ def _visible_calls(page: Any) -> int:
 def test_first_screen_at_two_sizes(tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    truth = make_rich_run(tmp_path, n_calls=N_CALLS)
+    truth = make_rich_run(tmp_path, n_calls=N_CALLS, callers=(CallerKind.AIORTC, CallerKind.BROWSER))
     paths = gate_and_report(truth.folder.path, slo=parse_slo(SLO))
     ctx = read_context(truth.folder.path)
     failed = sum(1 for c in ctx.calls if not c.ok)
     disturbed = sum(1 for c in ctx.calls if c.disturbed)
     not_ok = sum(1 for c in ctx.calls if not c.ok or c.disturbed)
     assert failed and disturbed and not_ok < failed + disturbed  # some calls are both
-    b_calls = len(truth.calls[("vendor-b", "aiortc")])
-    b_pauses = sum(1 for cid in truth.calls[("vendor-b", "aiortc")] if truth.scenario_of[cid] == "pause_sweep")
+    b_ids = [cid for (endpoint, _), ids in truth.calls.items() if endpoint == "vendor-b" for cid in ids]
+    b_calls = len(b_ids)
+    b_pauses = sum(1 for cid in b_ids if truth.scenario_of[cid] == "pause_sweep")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
@@ -81,11 +88,11 @@ def test_first_screen_at_two_sizes(tmp_path: Path) -> None:
                 assert status is not None and card is not None and first is not None, seen
                 assert page.locator("#status").inner_text() == "failed", seen
                 assert status["y"] >= 0 and status["y"] + status["height"] <= height, f"verdict below the fold {seen}"
-                assert page.locator("#scorecard .card").count() == 2, seen
-                if width >= 1000:  # a laptop: the whole scorecard, both cards side by side
+                assert page.locator("#scorecard .card").count() == 4, seen  # 2 endpoints x 2 callers
+                if width >= 1000:  # a laptop: the whole scorecard, the four cards side by side
                     assert card["y"] + card["height"] <= height, f"scorecard ends at {card} {seen}"
-                    boxes = [page.locator("#scorecard .card").nth(i).bounding_box() for i in range(2)]
-                    assert boxes[0] and boxes[1] and boxes[0]["y"] == boxes[1]["y"], f"cards not side by side {seen}"
+                    tops = {page.locator("#scorecard .card").nth(i).bounding_box()["y"] for i in range(4)}  # type: ignore[index]
+                    assert len(tops) == 1, f"cards not side by side: tops {tops} {seen}"
                 else:  # a phone: the first card whole on the first screen, the rest below
                     assert first["y"] + first["height"] <= height, f"first card ends at {first} {seen}"
                 overflow = page.evaluate(OVERFLOW)
@@ -95,7 +102,7 @@ def test_first_screen_at_two_sizes(tmp_path: Path) -> None:
                 assert _visible_calls(page) == N_CALLS, seen
                 page.select_option("#filter-endpoint", "vendor-b")
                 assert _visible_calls(page) == b_calls, seen
-                assert page.locator("#scorecard .card:visible").count() == 1, seen
+                assert page.locator("#scorecard .card:visible").count() == 2, seen
                 assert page.locator("#filter-count").inner_text() == f"showing {b_calls} of {N_CALLS} calls", seen
                 page.select_option("#filter-scenario", "pause_sweep")
                 assert _visible_calls(page) == b_pauses, seen
@@ -108,7 +115,7 @@ def test_first_screen_at_two_sizes(tmp_path: Path) -> None:
                 filtered = tmp_path / f"filtered-{width}x{height}.png"
                 page.locator("#filters").scroll_into_view_if_needed()
                 page.screenshot(path=str(filtered))
-                assert page.locator("#scorecard .card:visible").count() == 2, f"(screenshot: {filtered})"
+                assert page.locator("#scorecard .card:visible").count() == 4, f"(screenshot: {filtered})"
                 assert errors == [], f"{errors} {seen}"
                 page.close()
         finally:

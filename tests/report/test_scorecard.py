@@ -21,6 +21,7 @@ from harness.records import CallerKind, Measurement, VerdictStatus
 from harness.report.context import read_context
 from harness.report.families import family_of
 from harness.report.headline import EXPECTATION_NOT_MET
+from harness.report.html import render_html
 from harness.report.overview import Overview, overview
 from harness.report.scorecard import ROWS, cell_label
 from harness.slo.rules import parse_slo
@@ -178,3 +179,17 @@ def test_scorecard_metric_names_are_the_metric_families_own() -> None:
     for row in ROWS:
         assert re.search(rf"""["']{re.escape(row.metric)}["']""", source), row.metric
         assert family_of(row.metric) != "other", row.metric
+
+
+def test_a_figure_only_disturbed_calls_measured_reads_left_out_not_missing(tmp_path: Path) -> None:
+    # 20 calls: vendor-b's only echo_quality call is call 9, which the guard disturbed
+    truth = make_rich_run(tmp_path, n_calls=20)
+    assert [cid for cid in truth.calls[("vendor-b", "aiortc")] if truth.scenario_of[cid] == "echo_quality"] == [
+        "echo_quality-vendor-b-aiortc-009"]
+    view = _view(truth)
+    a, b = view.scorecard.cells
+    assert "pesq_wb" in a.figures and "pesq_wb" not in b.figures
+    assert {"pesq_wb", "stoi"} <= b.left_out and "pesq_wb" not in a.left_out
+    assert "pesq_wb" in [r.key for r in view.scorecard.rows]
+    html = render_html(read_context(truth.folder.path), view=view)
+    assert "left out (disturbed)" in html
