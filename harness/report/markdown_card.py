@@ -106,7 +106,12 @@ def scorecard_lines(view: Overview, safe: Safe) -> list[str]:
                      for r in group.rows if (c := r.comparisons[i]).change in (Change.REGRESSION, Change.IMPROVEMENT)
                      and c.ci is not None]
             head = f"**{safe(other, 40)} vs {safe(group.endpoints[0], 40)}** ({group.caller}): "
-            lines.append(head + ("; ".join(found) if found else "no supported difference") + ".")
+            few = sum(1 for r in group.rows if r.comparisons[i].change is Change.INSUFFICIENT)
+            if few == len(group.rows):
+                lines.append(head + "too few samples to compare.")
+                continue
+            text = "; ".join(found) if found else "no supported difference"
+            lines.append(head + text + (f" ({few} of {len(group.rows)} figures with too few samples)." if few else "."))
     if view.comparison:
         lines.append("")
     return lines

@@ -85,3 +85,17 @@ def test_endpoint_names_cannot_inject_markup(tmp_path: Path) -> None:
     html = render_html(ctx)
     assert HOSTILE not in html and "<b>x</b>" not in html
     assert "evil|ep &lt;b&gt;x&lt;/b&gt;" in html
+
+
+def test_markdown_does_not_call_too_few_samples_no_difference(tmp_path: Path) -> None:
+    # 4 calls over 2 endpoints: every figure has fewer than the comparison's 5 values a side
+    few = make_rich_run(tmp_path, n_calls=4, run_id="few")
+    md = render_markdown(read_context(few.folder.path))
+    line = next(line for line in md.splitlines() if line.startswith("**vendor-b vs vendor-a**"))
+    assert line.endswith("(aiortc): too few samples to compare.")
+    # 8 calls: the pause sweep's 5 turns per call are enough for the cutoff rate, nothing else
+    some = make_rich_run(tmp_path, n_calls=8, run_id="some")
+    md = render_markdown(read_context(some.folder.path))
+    line = next(line for line in md.splitlines() if line.startswith("**vendor-b vs vendor-a**"))
+    rows = len(overview(read_context(some.folder.path)).comparison[0].rows)
+    assert line.endswith(f"({rows - 1} of {rows} figures with too few samples).")
