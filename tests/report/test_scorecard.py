@@ -128,6 +128,10 @@ def test_slo_verdicts_mark_the_card_they_judge_and_only_that_one(rich: SynthTrut
         assert cell.figures["latency_p50"].verdicts == ()
     (wide,) = view.scorecard.wide_verdicts
     assert wide.rule == "p50 overall" and wide.group == "all"
+    html = render_html(read_context(rich.folder.path), view=view)
+    wide_line = html[html.index('id="wide-verdicts"'):].split("</p>")[0]
+    assert "turn_latency_ms p50 [all]" in wide_line and f": {wide.status}</span>" in wide_line
+    assert [(g.kind, g.passed + g.failed + g.insufficient) for g in view.headline.gates] == [("SLO", 5)]
     statuses = {v.status for c in view.scorecard.cells for f in c.figures.values() for v in f.verdicts}
     assert VerdictStatus.FAIL in statuses  # vendor-b's p95 is over 650 ms
     gate_run(rich.folder.path, parse_slo(""))  # leave the shared run ungated for the other tests
@@ -193,3 +197,26 @@ def test_a_figure_only_disturbed_calls_measured_reads_left_out_not_missing(tmp_p
     assert "pesq_wb" in [r.key for r in view.scorecard.rows]
     html = render_html(read_context(truth.folder.path), view=view)
     assert "left out (disturbed)" in html
+
+
+def test_headline_counts_baseline_verdicts_apart_from_slo(tmp_path: Path) -> None:
+    from report.report_synth import make_run
+
+    from harness.gate import gate_and_report
+
+    run, base = make_run(tmp_path, n_calls=6), make_run(tmp_path, n_calls=6, run_id="base")
+    slo = parse_slo('[[slo]]\nmetric = "turn_latency_ms"\nstat = "max"\nmax = 300\nmin_samples = 1\n')
+    paths = gate_and_report(run.path, slo=slo, baseline=base.path)
+    head = _view_of(run.path).headline
+    kinds = {g.kind: g for g in head.gates}
+    assert set(kinds) == {"SLO", "baseline"} and kinds["SLO"].failed == 1
+    assert kinds["baseline"].passed + kinds["baseline"].insufficient == len(
+        [v for v in paths.verdicts if v.kind == "regression"])
+    (failing,) = head.failing
+    assert (failing.metric, failing.stat, failing.status) == ("turn_latency_ms", "max", VerdictStatus.FAIL)
+    md = paths.markdown.read_text().splitlines()
+    assert md[2].startswith("6 calls, ") and "SLO: 0 pass, 1 fail" in md[2] and "baseline: " in md[2]
+
+
+def _view_of(run_dir: Path) -> Overview:
+    return overview(read_context(run_dir))
