@@ -16,15 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
+import markupsafe
 
 from harness.fmt import fmt_value
-from harness.records import EventKind, Measurement, VerdictStatus
+from harness.records import EventKind, Measurement
+from harness.report.comparison import CHANGE_WORDS
 from harness.report.context import CallEntry, ReportContext
+from harness.report.figures import ci_text, diff_text, figure_text, op_text
 from harness.report.network import PANELS, network_section
+from harness.report.overview import Overview, overview
 from harness.report.plots import cdf_png, cutoff_curve_png, cutoff_points
 from harness.report.regions import region_latency
 from harness.report.soak import soak_view
-from harness.stats.percentiles import summarize
 
 __all__ = ["INDEX_HTML", "render_html", "write_html"]
 
@@ -46,6 +49,20 @@ def _data_uri(png: bytes) -> str:
 
 
 _env.filters["num"] = functools.partial(fmt_value, ms_decimals=1)
+_env.filters["fig"] = figure_text
+_env.filters["ci"] = ci_text
+_env.filters["diff"] = diff_text
+_env.filters["op"] = op_text
+
+
+@functools.cache
+def _page_script() -> markupsafe.Markup:
+    """The page's filter script (``templates/report.js``, type-checked by ``make lint``),
+    inlined so the page stays one self-contained file."""
+    text = (_TEMPLATES / "report.js").read_text(encoding="utf-8")
+    if "</script" in text.lower():
+        raise ValueError("templates/report.js must not contain '</script'")
+    return markupsafe.Markup(text)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,7 +107,9 @@ def _call_view(call: CallEntry, run_dir: Path, timeline: bytes | None) -> dict[s
         failure = f"{rec.failure.kind}: {rec.failure.reason}"
     elif call.error:
         failure = call.error
+    status = ("ok" if call.ok else "failed") + (" disturbed" if call.disturbed else "")
     return {
+        "status": "disturbed" if status == "ok disturbed" else status,
         "id": call.call_id,
         "scenario": rec.scenario_id if rec else (call.measurements[0].scenario if call.measurements else ""),
         "endpoint": rec.endpoint if rec else (call.measurements[0].endpoint if call.measurements else ""),
@@ -107,33 +126,33 @@ def _call_view(call: CallEntry, run_dir: Path, timeline: bytes | None) -> dict[s
 
 
 def render_html(ctx: ReportContext, timelines: Mapping[str, bytes] | None = None,
-                max_timelines: int | None = None) -> str:
+                max_timelines: int | None = None, view: Overview | None = None) -> str:
     """``max_timelines``: the cap the timelines were drawn under, said on the page so a
-    reader knows why a call has none."""
+    reader knows why a call has none. ``view``: the run's overview when the caller
+    already computed it (``write_reports`` shares it with the Markdown summary)."""
     timelines = timelines or {}
     counted = ctx.counted_measurements
-    summary = summarize(counted, by=("metric", "endpoint", "caller"), n_resamples=500)
+    view = view or overview(ctx)
     points = cutoff_points(counted)
     cutoff = _data_uri(cutoff_curve_png(points)) if points else None
-    failed_calls = [c for c in ctx.calls if not c.ok]
-    disturbed = ctx.disturbed_calls
-    gate_failed = any(v.status is VerdictStatus.FAIL for v in ctx.verdicts)
+    calls = [_call_view(c, ctx.run_dir, timelines.get(c.call_id)) for c in ctx.calls]
     return _env.get_template("index.html.j2").render(
         run_id=ctx.run_id,
         info=ctx.info,
-        ok=not failed_calls and not gate_failed and not disturbed,
-        n_calls=len(ctx.calls),
-        n_failed=len(failed_calls),
-        n_disturbed=len(disturbed),
-        disturbed_counted=ctx.include_disturbed,
-        summary=summary,
+        head=view.headline,
+        card=view.scorecard,
+        comparison=view.comparison,
+        change_words=CHANGE_WORDS,
+        families=view.families,
+        filters={key: sorted({str(c[key]) for c in calls if c[key]}) for key in ("scenario", "endpoint", "caller")},
+        script=_page_script(),
         regions=region_latency(ctx.calls),
         plots=_latency_plots(counted),
         cutoff=cutoff,
         verdicts=ctx.verdicts,
         baseline_rows=ctx.baseline_rows,
         baseline=ctx.baseline_path.name if ctx.baseline_path else None,
-        calls=[_call_view(c, ctx.run_dir, timelines.get(c.call_id)) for c in ctx.calls],
+        calls=calls,
         n_timelines=sum(1 for c in ctx.calls if c.call_id in timelines),
         max_timelines=max_timelines,
         problems=ctx.problems,
@@ -159,9 +178,10 @@ def _network_view(ctx: ReportContext) -> dict[str, object] | None:
 
 
 def write_html(ctx: ReportContext, timelines: Mapping[str, bytes] | None = None,
-               path: Path | None = None, *, max_timelines: int | None = None) -> Path:
+               path: Path | None = None, *, max_timelines: int | None = None,
+               view: Overview | None = None) -> Path:
     path = path or ctx.run_dir / INDEX_HTML
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_html(ctx, timelines, max_timelines), encoding="utf-8", errors="replace")
+    tmp.write_text(render_html(ctx, timelines, max_timelines, view), encoding="utf-8", errors="replace")
     tmp.replace(path)
     return path

@@ -1,7 +1,9 @@
 """summary.md: the run in a few lines, short enough for a pull-request comment.
 
-Bounded whatever the run's size: the key metrics table, failed gate verdicts and
-failed calls are each capped, with a count of what was left out. Endpoint text is
+It leads with what the HTML page's first screen says (``markdown_card``: the verdict
+and the scorecard, from the same overview), then what failed and why. Bounded whatever
+the run's size: the scorecard's columns, failed gate verdicts, failed calls and the
+other metrics are each capped, with a count of what was left out. Endpoint text is
 never copied in verbatim; reasons are shortened and stripped of Markdown/HTML syntax
 so a hostile transcript cannot inject markup into the comment.
 """
@@ -13,16 +15,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.fmt import fmt_value
-from harness.records import Measurement, VerdictStatus
+from harness.records import MetricSummary, VerdictStatus
 from harness.report.context import ReportContext
+from harness.report.families import family_rank
+from harness.report.markdown_card import headline_lines, scorecard_lines
+from harness.report.overview import Overview, overview
 from harness.report.regions import RegionLatency, region_latency
-from harness.stats.percentiles import summarize
+from harness.report.scorecard import ROWS
 from harness.stats.regression import Change
 
 __all__ = ["SUMMARY_MD", "render_markdown", "write_markdown"]
 
 SUMMARY_MD = "summary.md"
 MAX_ROWS = 12
+MAX_OTHER = 6
 MAX_FAILED = 8
 _UNSAFE = re.compile(r"[<>`|*\[\]\\#!]")
 NAME_LIMIT = 80
@@ -36,24 +42,20 @@ def _safe(text: str, limit: int = 140) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _key_metrics(measurements: Sequence[Measurement]) -> list[str]:
-    rows = [s for s in summarize(measurements, by=("metric", "endpoint"), n_resamples=200)
-            if s.n > 0 and s.unit != "bool"]
-    rows.sort(key=lambda s: ("latency" not in s.metric, s.metric, s.group))
-    lines = ["| metric | group | n | p50 | p95 | max |", "|---|---|--:|--:|--:|--:|"]
-    for s in rows[:MAX_ROWS]:
+def _other_metrics(summaries: Sequence[MetricSummary]) -> list[str]:
+    """Distribution metrics the scorecard does not show, overall per endpoint × caller."""
+    shown = {r.metric for r in ROWS}
+    rows = sorted((s for s in summaries if s.n > 0 and s.metric not in shown),
+                  key=lambda s: (family_rank(s.metric), s.group))
+    if not rows:
+        return []
+    lines = ["### Other metrics", "", "| metric | group | n | p50 | p95 | max |", "|---|---|--:|--:|--:|--:|"]
+    for s in rows[:MAX_OTHER]:
         lines.append(f"| {_safe(s.metric, 40)} | {_safe(s.group, NAME_LIMIT)} | {s.n} | {fmt_value(s.p50, s.unit, ms_suffix=True)} "
                      f"| {fmt_value(s.p95, s.unit, ms_suffix=True)} | {fmt_value(s.max, s.unit, ms_suffix=True)} |")
-    if len(rows) > MAX_ROWS:
-        lines.append(f"\n_{len(rows) - MAX_ROWS} more rows in index.html_")
-    rates: dict[str, list[float]] = {}
-    for m in measurements:
-        if m.unit == "bool" and m.value is not None:
-            rates.setdefault(m.metric, []).append(m.value)
-    if rates:
-        parts = [f"{_safe(k, 40)} {sum(v) / len(v):.1%} (n={len(v)})" for k, v in sorted(rates.items())]
-        lines.append("\nRates: " + ", ".join(parts[:MAX_ROWS]))
-    return lines
+    if len(rows) > MAX_OTHER:
+        lines.append(f"\n_{len(rows) - MAX_OTHER} more rows in index.html_")
+    return [*lines, ""]
 
 
 def _region_rows(regions: Sequence[RegionLatency]) -> list[str]:
@@ -82,20 +84,15 @@ def _soak_lines(ctx: ReportContext) -> list[str]:
     return [*lines, ""]
 
 
-def render_markdown(ctx: ReportContext) -> str:
+def render_markdown(ctx: ReportContext, view: Overview | None = None) -> str:
+    """The summary: the headline and the scorecard first (the same ``view`` as the HTML
+    page's first screen), then what failed and why."""
+    view = view or overview(ctx)
     failed_calls = [c for c in ctx.calls if not c.ok]
     disturbed = ctx.disturbed_calls
     gate_fail = [v for v in ctx.verdicts if v.status is VerdictStatus.FAIL]
-    insufficient = sum(1 for v in ctx.verdicts if v.status is VerdictStatus.INSUFFICIENT_SAMPLES)
-    ok = not failed_calls and not gate_fail and not disturbed
-    head = "✅ passed" if ok else "❌ failed"
-    lines = [f"## voice-harness {head} — run `{_safe(ctx.run_id, 60)}`", ""]
-    lines.append(f"{len(ctx.calls)} calls, {len(failed_calls)} failed, {len(disturbed)} disturbed by the "
-                 f"harness; {len(ctx.verdicts)} gate verdicts, {len(gate_fail)} failed, "
-                 f"{insufficient} with insufficient samples.")
-    if ctx.info and ctx.info.endpoints:
-        lines.append("Endpoints: " + ", ".join(_safe(e.name, NAME_LIMIT) for e in ctx.info.endpoints) + ".")
-    lines.append("")
+    lines = headline_lines(view.headline, ctx.run_id, _safe)
+    lines += scorecard_lines(view, _safe)
     if gate_fail:
         lines += ["### Gate failures", ""]
         for v in gate_fail[:MAX_FAILED]:
@@ -124,8 +121,7 @@ def render_markdown(ctx: ReportContext) -> str:
         lines.append("")
     if ctx.windows:
         lines += _soak_lines(ctx)
-    if ctx.counted_measurements:
-        lines += ["### Key metrics", "", *_key_metrics(ctx.counted_measurements), ""]
+    lines += _other_metrics(view.summaries)
     regions = region_latency(ctx.calls, n_resamples=200)
     if regions:
         lines += ["### Turn latency by caller region", "", *_region_rows(regions), ""]
@@ -145,9 +141,9 @@ def render_markdown(ctx: ReportContext) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_markdown(ctx: ReportContext, path: Path | None = None) -> Path:
+def write_markdown(ctx: ReportContext, path: Path | None = None, view: Overview | None = None) -> Path:
     path = path or ctx.run_dir / SUMMARY_MD
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_markdown(ctx), encoding="utf-8", errors="replace")
+    tmp.write_text(render_markdown(ctx, view), encoding="utf-8", errors="replace")
     tmp.replace(path)
     return path

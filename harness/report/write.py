@@ -30,6 +30,7 @@ from harness.report.context import CallEntry, ReportContext, read_context
 from harness.report.html import write_html
 from harness.report.junit import write_junit
 from harness.report.markdown import write_markdown
+from harness.report.overview import overview
 from harness.report.plots import timeline_png
 from harness.report.settings import ReportSettings
 from harness.slo.baseline import MetricRow
@@ -155,11 +156,12 @@ def write_reports(
     settings = settings or ReportSettings()
     ctx = read_context(run_dir, None, rows, baseline, include_disturbed=settings.include_disturbed)
     timelines = draw_timelines(ctx, settings=settings)
+    view = overview(ctx)
     return ReportPaths(
         junit=write_junit(ctx),
         allure=write_allure(ctx, timelines),
-        html=write_html(ctx, timelines, max_timelines=settings.max_timelines),
-        markdown=write_markdown(ctx),
+        html=write_html(ctx, timelines, max_timelines=settings.max_timelines, view=view),
+        markdown=write_markdown(ctx, view=view),
         verdicts=ctx.verdicts,
         gate_failed=gate_failed(ctx.verdicts),
     )

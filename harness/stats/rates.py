@@ -16,7 +16,7 @@ from scipy import stats
 from harness.records import Measurement
 from harness.stats.percentiles import GROUP_FIELDS, group_label
 
-__all__ = ["Rate", "rates"]
+__all__ = ["Rate", "rates", "wilson_interval"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,6 +31,20 @@ class Rate:
     """``hits / n``; ``None`` when ``n == 0``."""
     ci: tuple[float, float] | None
     """Wilson interval at the requested confidence; ``None`` when ``n == 0``."""
+
+
+def wilson_interval(hits: int, n: int, confidence_level: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval of ``hits`` out of ``n`` (``scipy.stats.binomtest``).
+
+    Refuses what is not a count (negative, ``hits > n``, ``n == 0``): an interval of
+    nothing would be a made-up number on a report.
+    """
+    if n < 1 or hits < 0 or hits > n:
+        raise ValueError(f"wilson_interval: need 0 <= hits <= n and n >= 1, got {hits} of {n}")
+    if not 0.0 < confidence_level < 1.0:
+        raise ValueError(f"wilson_interval: confidence_level must be in (0, 1), got {confidence_level}")
+    ci = stats.binomtest(hits, n).proportion_ci(confidence_level=confidence_level, method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 def rates(
@@ -67,17 +81,6 @@ def rates(
         if n == 0:
             out.append(Rate(metric=metric, group=label, hits=0, n=0, rate=None, ci=None))
             continue
-        ci = stats.binomtest(hits, n).proportion_ci(
-            confidence_level=confidence_level, method="wilson"
-        )
-        out.append(
-            Rate(
-                metric=metric,
-                group=label,
-                hits=hits,
-                n=n,
-                rate=hits / n,
-                ci=(float(ci.low), float(ci.high)),
-            )
-        )
+        out.append(Rate(metric=metric, group=label, hits=hits, n=n, rate=hits / n,
+                        ci=wilson_interval(hits, n, confidence_level)))
     return tuple(out)
