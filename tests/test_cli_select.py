@@ -106,7 +106,7 @@ def test_route_and_tags_plan_the_right_calls_and_every_output_names_the_endpoint
     assert f"call_failed rate [endpoint={TTS}]" in names
     assert f"accuracy_tts_answers.{TTS}.aiortc" in classnames
     markdown = (run_dir / "summary.md").read_text()
-    assert f"[endpoint={TTS}]" in markdown and f"Endpoints: {ECHO}, {TTS}." in markdown
+    assert f"[endpoint={TTS}]" in markdown and f"| {ECHO} · aiortc | {TTS} · aiortc |" in markdown
     html = (run_dir / "index.html").read_text()
     assert f"<code>{ECHO}</code>" in html and f"<code>{TTS}</code>" in html
     allure = [json.loads(p.read_text()) for p in (run_dir / "allure-results").glob("*-result.json")]
@@ -171,6 +171,6 @@ def test_a_long_inline_name_is_whole_in_the_summary(tmp_path: Path, executor: Re
     assert result.exit_code == 3, result.output
     (run_dir,) = (tmp_path / "runs").iterdir()
     markdown = (run_dir / "summary.md").read_text()
-    assert f"Endpoints: {name}." in markdown
+    assert f"| {name} · aiortc |" in markdown  # the scorecard's column, whole
     assert f"**call_failed rate** [endpoint={name}]: 1" in markdown
     assert {s.endpoint.name for s in executor.specs} == {name} and len(executor.specs) == 4

@@ -18,7 +18,7 @@ from harness.fmt import fmt_value
 from harness.records import MetricSummary, VerdictStatus
 from harness.report.context import ReportContext
 from harness.report.families import family_rank
-from harness.report.markdown_card import headline_lines, scorecard_lines
+from harness.report.markdown_card import NAME_LIMIT, headline_lines, scorecard_lines
 from harness.report.overview import Overview, overview
 from harness.report.regions import RegionLatency, region_latency
 from harness.report.scorecard import ROWS
@@ -31,9 +31,6 @@ MAX_ROWS = 12
 MAX_OTHER = 6
 MAX_FAILED = 8
 _UNSAFE = re.compile(r"[<>`|*\[\]\\#!]")
-NAME_LIMIT = 80
-"""Characters of an endpoint name (an inline one is ``dialect host:port``, e.g.
-``gemini-live generativelanguage.googleapis.com:443``) or a group label naming one."""
 
 
 def _safe(text: str, limit: int = 140) -> str:

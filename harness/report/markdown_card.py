@@ -19,7 +19,11 @@ from harness.report.overview import Overview
 from harness.report.scorecard import Cell, Figure, RowSpec
 from harness.stats.regression import Change
 
-__all__ = ["MAX_CELLS", "headline_lines", "scorecard_lines"]
+NAME_LIMIT = 80
+"""Characters of an endpoint name (an inline one is ``dialect host:port``, e.g.
+``gemini-live generativelanguage.googleapis.com:443``) or a group label naming one."""
+
+__all__ = ["MAX_CELLS", "NAME_LIMIT", "headline_lines", "scorecard_lines"]
 
 MAX_CELLS = 6
 """Columns of the Markdown scorecard; the page has every card."""
@@ -79,7 +83,7 @@ def scorecard_lines(view: Overview, safe: Safe) -> list[str]:
     cells = card.cells[:MAX_CELLS]
     if not cells:
         return []
-    lines = ["| | " + " | ".join(f"{safe(c.endpoint, 40)} · {c.caller}" for c in cells) + " |",
+    lines = ["| | " + " | ".join(f"{safe(c.endpoint, NAME_LIMIT)} · {c.caller}" for c in cells) + " |",
              "|---|" + "--:|" * len(cells)]
     for row in card.rows:
         lines.append(f"| {row.label} | " + " | ".join(
@@ -92,7 +96,7 @@ def scorecard_lines(view: Overview, safe: Safe) -> list[str]:
     lines.append("")
     notes = ["95% CIs: bootstrap for percentiles, Wilson for rates; ✅/❌ the SLO verdicts on exactly that figure"]
     for v in card.wide_verdicts:
-        notes.append(f"SLO {_MARK[v.status]} {safe(v.metric, 40)} {v.stat} [{safe(v.group, 40)}] "
+        notes.append(f"SLO {_MARK[v.status]} {safe(v.metric, 40)} {v.stat} [{safe(v.group, NAME_LIMIT + 20)}] "
                      f"{figure_text(v.observed, v.unit)} {op_text(v.op)} {figure_text(v.threshold, v.unit)}")
     if len(card.cells) > MAX_CELLS:
         notes.append(f"{len(card.cells) - MAX_CELLS} more endpoint × caller cards in index.html")
