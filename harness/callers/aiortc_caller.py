@@ -67,7 +67,7 @@ class AiortcCaller:
     async def run(self, spec: CallSpec) -> CallArtifacts:
         started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
         try:
-            steps = resolve_steps(spec, self.corpus)
+            steps = await asyncio.to_thread(resolve_steps, spec, self.corpus)  # reads audio files: off the loop
         except (CorpusError, OSError) as exc:
             return failed_artifacts(spec, CallerKind.AIORTC, started_at,
                                    Failure(kind=FailureKind.MISSING_CORPUS_ITEM, reason=str(exc)))

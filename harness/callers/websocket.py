@@ -81,7 +81,7 @@ class WebSocketCaller:
                 reason=f"network profile {network.name!r}: the emulated network is on the WebRTC media path "
                        f"(UDP); {spec.endpoint.dialect} runs over WebSocket (TCP), which it does not carry"))
         try:
-            steps = resolve_steps(spec, self.corpus)
+            steps = await asyncio.to_thread(resolve_steps, spec, self.corpus)  # reads audio files: off the loop
         except (CorpusError, OSError) as exc:
             return failed_artifacts(spec, CallerKind.WEBSOCKET, started_at,
                                    Failure(kind=FailureKind.MISSING_CORPUS_ITEM, reason=str(exc)))

@@ -98,7 +98,7 @@ class BrowserCaller:
     async def run(self, spec: CallSpec) -> CallArtifacts:
         started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
         try:
-            steps = resolve_steps(spec, self.corpus)
+            steps = await asyncio.to_thread(resolve_steps, spec, self.corpus)  # reads audio files: off the loop
         except (CorpusError, OSError) as exc:
             reason = exc.args[0] if exc.args else str(exc)
             return failed_artifacts(spec, CallerKind.BROWSER, started_at, Failure(kind=FailureKind.MISSING_CORPUS_ITEM, reason=str(reason)))
