@@ -102,7 +102,7 @@ class DriftEntry:
         rule's own ``max_drift_per_hour`` is judged on this, not on the size tolerance."""
         if self.p_value is None or self.ci is None:
             return False
-        return self.p_value < 1 - self.confidence and (self.ci[0] > 0 or self.ci[1] < 0)
+        return _significant(self.p_value, *self.ci, alpha=1 - self.confidence)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -165,6 +165,11 @@ def _number(x: float) -> str:
     return f"{x:.2g}"
 
 
+def _significant(p_value: float, low: float, high: float, *, alpha: float) -> bool:
+    """Mann–Kendall below ``alpha`` and the slope's interval clear of 0."""
+    return p_value < alpha and (low > 0 or high < 0)
+
+
 Tolerance = Callable[[str, str, float], float]
 """(metric, stat, median level) -> the smallest change over a soak worth calling drift."""
 
@@ -183,7 +188,7 @@ def describe(metric: str, stat: str, unit: str, t: Trend | None, alpha: float = 
                           confidence=1 - alpha, p_value=None, windows=windows,
                           verdict=DriftVerdict.INSUFFICIENT,
                           text=f"{label}: {windows} window(s), need {MIN_WINDOWS} to judge drift")
-    significant = t.p_value < alpha and (t.low > 0 or t.high < 0)
+    significant = _significant(t.p_value, t.low, t.high, alpha=alpha)
     large = abs(t.change) > tolerance
     if significant and large:
         verdict = DriftVerdict.INCREASING if t.slope > 0 else DriftVerdict.DECREASING
