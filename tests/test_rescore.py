@@ -249,6 +249,7 @@ def test_not_a_run_folder(tmp_path: Path) -> None:
 
 @pytest.mark.network
 @pytest.mark.slow
+@pytest.mark.driver
 def test_a_real_run_is_reproduced_exactly(tmp_path: Path, start_agent) -> None:  # type: ignore[no-untyped-def]
     """A real call through ``run`` (latency, audio-quality and transport rows), then ``rescore``."""
     agent = start_agent("--delay", "200")

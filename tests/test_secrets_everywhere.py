@@ -30,7 +30,7 @@ from typer.testing import CliRunner
 from harness.cli import app
 from harness.redact import install_log_redaction
 
-pytestmark = [pytest.mark.network]
+pytestmark = [pytest.mark.network, pytest.mark.driver]
 
 KEY = "Zq9-hostile-KEY-value-7731xx"
 """Not shaped like any vendor's key: only the configured secret itself can catch it."""

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from support import local_endpoint, realtime_permitted, say_scenario
+from support import CODEC_TERM_MS, local_endpoint, realtime_permitted, say_scenario
 from typer.testing import CliRunner
 
 from harness.agent.truth import truth_turns
@@ -45,7 +45,7 @@ from harness.store.run_folder import (
     read_run_info,
 )
 
-pytestmark = [pytest.mark.network, pytest.mark.slow, pytest.mark.alone]  # 4 calls, 2 agent workers: a load of its own
+pytestmark = [pytest.mark.network, pytest.mark.slow, pytest.mark.alone, pytest.mark.driver]  # 4 calls, 2 agent workers: a load of its own
 
 SUITES = ("suites/smoke", "suites/quality", "suites/barge_in", "suites/accuracy/echo_repeat.yaml")
 """Every shipped suite the echo agent can answer: tts_answers needs the tts agent (Whisper
@@ -75,7 +75,7 @@ def _latency_errors(run_dir: Path, truth_log: Path) -> list[float]:
             match = [t for t in truth if abs(t.speech_end_ns - end) < MATCH_WINDOW_NS]
             if value is None or len(match) != 1 or match[0].latency_ms is None:
                 continue  # an interruption, a backchannel: no answered turn to compare
-            errors.append(value - match[0].latency_ms)
+            errors.append(value - match[0].latency_ms - CODEC_TERM_MS)
     return errors
 
 

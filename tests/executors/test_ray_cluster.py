@@ -56,7 +56,7 @@ from harness.report.context import read_context  # noqa: E402
 from harness.report.regions import region_latency  # noqa: E402
 from harness.store.run_folder import iter_call_dirs, read_recording, read_results  # noqa: E402
 
-pytestmark = [pytest.mark.network, pytest.mark.slow]
+pytestmark = [pytest.mark.network, pytest.mark.slow, pytest.mark.driver]
 
 CALLS = 20
 AGENTS = 2
