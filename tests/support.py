@@ -11,6 +11,15 @@ from harness.callers.aiortc_caller import AiortcCaller
 from harness.callers.base import CallArtifacts, CallerSettings
 from harness.corpus.model import Corpus
 from harness.records import CallerKind, CallSpec, Dialect, EndpointSpec, Scenario, Step, StepKind
+from harness.webrtc.audio import OPUS_DELAY_NS
+
+CODEC_TERM_MS = OPUS_DELAY_NS / 1e6
+"""What a WebRTC caller's turn latency reads above the reference agent's truth on a
+clean loopback (6.5 ms): the agent logs its answer's onset at the wire time of the
+answer's first *input* sample, and the caller hears it once the carrying packet has
+arrived and the decoded sound exists, libopus's 312 samples later (docs/timing.md). The
+same term delays the moment a caller hears an agent's audio stop. WebSocket dialects
+carry PCM: no term."""
 
 
 def local_endpoint(url: str, name: str = "local-agent") -> EndpointSpec:

@@ -24,7 +24,7 @@ from harness.agent.knobs import AgentKnobs, AgentMode
 from harness.agent.playback import LoopedPacketTrack
 from harness.agent.truth import TruthLog
 from harness.webrtc.arrivals import KernelArrivals
-from harness.webrtc.audio import Float32Audio
+from harness.webrtc.audio import OPUS_DELAY_NS, Float32Audio
 from harness.webrtc.ice import loopback_only, rtc_configuration
 from harness.webrtc.playout import PacedAudioTrack, Playout
 from harness.webrtc.received import ReceivedStream
@@ -45,7 +45,9 @@ class AgentCall(AgentCallCore):
         self.track = PacedAudioTrack(self.playout)
         self._sent_track: MediaStreamTrack = (
             LoopedPacketTrack() if knobs.mode is AgentMode.PLAYBACK else self.track)
-        self.stream = ReceivedStream(on_audio=self._on_received_audio)
+        # The caller's speech in its own input positions (the send tap's convention,
+        # ``carried_at``): the truth log's times are all in that one convention.
+        self.stream = ReceivedStream(on_audio=self._on_received_audio, codec_delay_ns=OPUS_DELAY_NS)
         self.arrivals = KernelArrivals()
         self._send_tap: SendTap | None = None
         self._channel: Any = None

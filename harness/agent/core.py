@@ -267,10 +267,12 @@ class AgentCallCore:
         self._replies = [r for r in self._replies if self.keep_reply(r, frame_end)]
 
     def _log_onset(self, reply: PendingReply, carried: Carried, frame_end: int) -> None:
-        """The answer's onset as the caller can first hear it: the wire time of its first
-        sample in the first packet that was not lost. When the emulated network drops the
-        packet that carries the onset, the caller's first sound of the answer is in a later
-        packet, and that is what it waits for (``onset_lost_ms`` says how much was lost)."""
+        """The answer's onset in the send tap's convention (``carried_at``): the wire time
+        of its first sample in the first packet that was not lost. When the emulated network
+        drops the packet that carries the onset, the caller's first sound of the answer is
+        in a later packet, and that is what it waits for (``onset_lost_ms`` says how much
+        was lost). A WebRTC caller hears it libopus's 312 samples later, once the packet
+        has arrived and decoded (docs/timing.md): the codec term the tests add."""
         first = next((s for s in range(max(reply.onset_sample, frame_end - _ONSET_LOOKBACK), frame_end)
                       if s < reply.end_sample and carried(s) is not None), None)
         if first is None:

@@ -3,7 +3,9 @@
 Turn latency is measured from the caller's last voiced sample (``speech_end_ns``, known
 to the sample from the corpus) to the first agent burst onset, both on the call clock:
 not from the end of the file or its trailing silence, which would flatter every agent
-by that silence.
+by that silence. The onset is when the reply's decoded sound exists at the caller (its
+packet's arrival plus its place in the decoded output, libopus's 312-sample delay
+included: docs/timing.md, "The codec term").
 
 Per ``say`` step that awaits a reply:
 

@@ -2,8 +2,17 @@
 
 aiortc's jitter buffer would add ~80 ms to every onset (and ~280 ms after one loss), so
 the harness decodes the packets itself as they arrive. RTP timestamps give the audio its
-continuity (a gap is silence of the missing length); the packet arrival times, less
-libopus's 312-sample delay, say when each piece of audio reached this peer.
+continuity (a gap is silence of the missing length); the packet arrival times say when
+each piece of decoded sound came to exist at this peer.
+
+A caller's stream is anchored at arrival itself: the decoded sound of a packet exists
+only once the packet is here, and libopus's 312-sample delay (the decoded output lags
+the far end's input) is part of what the caller waits for, so a reply's onset is never
+stamped before the packet that carries it arrived. The reference agent anchors its own
+stream ``OPUS_DELAY_NS`` earlier, at the far end's input position, the convention of its
+send tap (``harness.webrtc.taps.carried_at``), so its ground-truth log is in one
+convention: the caller's turn latency reads the agent's truth plus this codec term
+(docs/timing.md).
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ from dataclasses import dataclass
 import av
 import numpy as np
 
-from harness.webrtc.audio import OPUS_DELAY_NS, SAMPLE_RATE, Float32Audio, samples_to_ns, to_float32
+from harness.webrtc.audio import SAMPLE_RATE, Float32Audio, samples_to_ns, to_float32
 from harness.webrtc.taps import ArrivedPacket
 
 
@@ -35,13 +44,15 @@ class ReceivedStream:
     """Decodes one Opus RTP stream into mono float32 and keeps its arrival anchors.
 
     Sample index 0 is the first packet's first sample; ``anchors`` holds
-    (sample index, arrival ns less the codec delay) per decoded packet.
+    (sample index, arrival ns less ``codec_delay_ns``) per decoded packet: 0 for a
+    caller (when the sound exists here), ``OPUS_DELAY_NS`` for the far end's input
+    position (the reference agent's truth, the browser caller's sent frames).
     """
 
     def __init__(
         self,
         on_audio: Callable[[Float32Audio, int, int], None] | None = None,
-        codec_delay_ns: int = OPUS_DELAY_NS,
+        codec_delay_ns: int = 0,
     ) -> None:
         self._decoder = av.CodecContext.create("libopus", "r")
         self._decoder.format = "s16"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support import agent_call_id, local_endpoint, say_scenario, scenario_of
+from support import CODEC_TERM_MS, agent_call_id, local_endpoint, say_scenario, scenario_of
 
 from harness.agent.truth import truth_turns
 from harness.analysis.timeline import build_timeline
@@ -122,7 +122,7 @@ def test_network_edge_latency_matches_truth_and_heard_adds_the_jitter_buffer(cor
                 continue
             n, h = net.get(sent.step_index), heard.get(sent.step_index)
             assert n is not None and h is not None, (sent.step_index, n, h)
-            errors.append(n - t.latency_ms)
+            errors.append(n - t.latency_ms - CODEC_TERM_MS)
             onset = sent.speech_end_ns + h * 1e6
             # Chromium's jitter-buffer delay over the getStats interval that holds the onset.
             jb = next((s.jitter_buffer_ms for s in rec.transport if s.t_ns >= onset and s.jitter_buffer_ms), None)

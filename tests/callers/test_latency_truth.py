@@ -17,7 +17,7 @@ import statistics
 from pathlib import Path
 
 import pytest
-from support import local_endpoint, run_calls, say_scenario
+from support import CODEC_TERM_MS, local_endpoint, run_calls, say_scenario
 
 from harness.agent.process import AgentProcess
 from harness.agent.truth import TruthTurn, truth_turns
@@ -56,7 +56,7 @@ def _errors(artifacts: CallArtifacts, truth: list[TruthTurn], corpus: Corpus) ->
         assert len(match) == 1, f"turn {sent.step_index}: {len(match)} agent turns match"
         value = measured.get(sent.step_index)
         assert value is not None and match[0].latency_ms is not None
-        errors.append(value - match[0].latency_ms)
+        errors.append(value - match[0].latency_ms - CODEC_TERM_MS)
     return errors
 
 

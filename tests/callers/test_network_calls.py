@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from support import agent_call_id, local_endpoint, say_scenario
+from support import CODEC_TERM_MS, agent_call_id, local_endpoint, say_scenario
 
 from harness.agent.truth import TruthTurn, read_truth, truth_turns
 from harness.callers.aiortc_caller import AiortcCaller
@@ -121,7 +121,7 @@ def test_a_50ms_one_way_delay_adds_100ms_to_turn_latency(corpus: Corpus, start_a
         end_sample = sent.start_sample + corpus.get(sent.utterance_id).speech_end
         late = _late_ms(_carrying(net.up.trace, end_sample)[0], 50.0) + _late_ms(
             _carrying(net.down.trace, onsets[truth.turn])[0], 50.0)
-        rows.append((step, value - truth.latency_ms, late))
+        rows.append((step, value - truth.latency_ms - CODEC_TERM_MS, late))
     report = (f"{caller}: (turn, harness - truth, relay lateness of its two packets) "
               f"{[(s, round(a, 1), round(x, 1)) for s, a, x in rows]} ms; relay delay p50 up "
               f"{net.up.delay_p50_ms:.2f} / down {net.down.delay_p50_ms:.2f} ms")
@@ -238,7 +238,7 @@ def test_along_the_ladder_latency_keeps_its_error_and_pesq_falls(corpus: Corpus,
             up, down = ups[-1], downs[0]
             assert up[2] is not None and down[2] is not None and truth.latency_ms is not None
             added = (up[2] - up[1] + down[2] - down[1]) / 1e6
-            errors[profile.name].append(value - truth.latency_ms - added)
+            errors[profile.name].append(value - truth.latency_ms - CODEC_TERM_MS - added)
         result = score_call(rec, scenario, art.received_audio, caller_audio=art.caller_audio)
         scores = [m.value for m in result.measurements if m.metric == PESQ_WB and m.value is not None]
         # congested drops a third of the uplink: the agent may cut a turn short or answer

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from support import local_endpoint
+from support import CODEC_TERM_MS, local_endpoint
 
 from harness.agent.truth import truth_turns
 from harness.corpus.model import Corpus
@@ -173,7 +173,7 @@ def latency_errors(run: DriverRun, truth_logs: Sequence[Path], *, strict: bool =
                 continue
             assert len(match) == 1, f"{call_id} turn {sent.step_index}: {len(match)} agent turns match"
             assert value is not None and expected is not None, (call_id, sent.step_index)
-            errors.append(value - expected)
+            errors.append(value - expected - CODEC_TERM_MS)
     return errors
 
 

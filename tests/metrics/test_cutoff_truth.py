@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import agent_call_id, local_endpoint, run_calls, say_scenario
+from support import CODEC_TERM_MS, agent_call_id, local_endpoint, run_calls, say_scenario
 
 from harness.agent.truth import truth_turns
 from harness.corpus.model import Corpus
@@ -42,7 +42,8 @@ def test_cutoff_curve_matches_agent_truth_and_moves_with_endpointing(corpus: Cor
             pause = int(sent.utterance_id.split("_")[1])
             lo = rec.origin_monotonic_ns + sent.speech_start_ns
             hi = rec.origin_monotonic_ns + sent.speech_end_ns
-            truth = any(o is not None and lo < o < hi for o in onsets)
+            heard = [o + round(CODEC_TERM_MS * 1e6) for o in onsets if o is not None]  # when the caller can hear it
+            truth = any(lo < o < hi for o in heard)
             curve[pause] = measured[f"cutoff_pause_{pause}ms"]
             assert curve[pause] == float(truth), (endpointing, pause, curve[pause], truth)
         print(f"endpointing {endpointing} ms: cutoff by pause {curve}")

@@ -48,6 +48,7 @@ from harness.records import (
 )
 from harness.webrtc.audio import (
     FRAME_SAMPLES,
+    OPUS_DELAY_NS,
     OPUS_DELAY_SAMPLES,
     SAMPLE_RATE,
     Float32Audio,
@@ -90,8 +91,13 @@ class Clocks:
 
 
 def decode_frames(frames: Sequence[EncodedFrame], clocks: Clocks, *, codec_delay: bool) -> ReceivedStream:
-    """Decode tapped Opus frames in the order seen, anchored at their page times."""
-    stream = ReceivedStream() if codec_delay else ReceivedStream(codec_delay_ns=0)
+    """Decode tapped Opus frames in the order seen, anchored at their page times.
+
+    ``codec_delay``: anchor each packet ``OPUS_DELAY_NS`` before its time, at the
+    encoder's input position (the sent frames: the caller's mouth time, as the aiortc
+    caller's send tap stamps it); without it, at the time itself (the received frames:
+    when the decoded sound exists here, what the caller waits for)."""
+    stream = ReceivedStream(codec_delay_ns=OPUS_DELAY_NS if codec_delay else 0)
     for f in frames:
         stream.add(ArrivedPacket(seq=f.seq, timestamp=f.rtp_ts, payload=f.payload,
                                  arrival_ns=clocks.page_ns(f.t_ms)))

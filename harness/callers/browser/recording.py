@@ -90,7 +90,7 @@ def assemble(ev: PageEvidence, call: CallContext, failure: Failure | None,
         origin = clocks.page_ns(ev.connected.perf)
     else:
         origin = time.monotonic_ns()
-    recv_stream = decode_frames(ev.received, clocks, codec_delay=True)
+    recv_stream = decode_frames(ev.received, clocks, codec_delay=False)
     received, anchors = place_on_call_clock(recv_stream, origin)
     heard = heard_on_clock(ev.heard, clocks, origin) if call.record_heard else np.zeros(0, np.float32)
     played_out = heard_anchors(ev.playout, recv_stream, ev.received[0].rtp_ts, clocks, origin) if ev.received else ()
