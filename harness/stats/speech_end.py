@@ -38,12 +38,14 @@ def summarize_speech_ends(level_dbfs: float | None, ends: Iterable[CallerSpeechE
 def describe_speech_end(summary: SpeechEndSummary) -> str:
     """E.g. ``caller speech ends: detector release (effective -64 dBFS median, -81..-60, 51 utterances)``."""
     effective = (
-        "effective level unknown (no caller audio)" if summary.effective_dbfs_p50 is None
+        "no utterance scored" if summary.utterances == 0
+        else "effective level unknown (no caller audio)" if summary.effective_dbfs_p50 is None
         else f"effective {summary.effective_dbfs_p50:g} dBFS median, "
              f"{summary.effective_dbfs_min:g}..{summary.effective_dbfs_max:g}"
     )
     if summary.level_dbfs is None:
-        text = f"caller speech ends: detector release ({effective}, {summary.utterances} utterances)"
+        count = f", {summary.utterances} utterances" if summary.utterances else ""
+        text = f"caller speech ends: detector release ({effective}{count})"
     else:
         shift = "" if summary.shift_ms_p50 is None else f"{summary.shift_ms_p50:+g} ms median from the detector's end, "
         text = (f"caller speech ends: last sample ≥ {summary.level_dbfs:g} dBFS "
