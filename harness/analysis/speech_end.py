@@ -20,7 +20,7 @@ sample's place on the call clock differs from the recorded end by its distance i
 samples, so the new end is the recorded end moved by that distance: the send-time
 mapping the caller recorded (wire times, codec delay) is kept. When the audio cannot
 give the end (none was kept, the end lies outside it, or no sample reaches L), the
-recorded end stands and ``CallerSpeechEnd.kept_because`` says why: never a guess.
+recorded end stands and ``CallerSpeechEnd.kept_because`` says why, rather than a guess.
 
 Pure: no I/O, no clock.
 """
@@ -51,7 +51,8 @@ __all__ = [
 ]
 
 MIN_LEVEL_DBFS = -90.0
-"""Quieter than 16-bit audio's dither and any corpus tail: a level there finds noise, not speech."""
+"""Lower levels come within reach of 16-bit quantization noise (about −101 dBFS) and of
+corpus tails: they would find noise, not the end of speech."""
 MAX_LEVEL_DBFS = 0.0
 """Full scale: no mean square of samples in −1..1 is above it."""
 
