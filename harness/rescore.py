@@ -16,6 +16,10 @@ built never to lose a row:
   the runner stored them;
 - rows keep the order of the previous file, so rescoring an untouched run reproduces
   ``results.jsonl`` byte for byte.
+
+Calls are scored with today's detector settings and the caller-end definition run.json
+recorded (``SegmentationParams.caller_end_dbfs``); ``--speech-end-dbfs`` picks another,
+and run.json then records the settings used with its ``speech_end`` summary.
 """
 
 from __future__ import annotations
@@ -23,19 +27,27 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from rich.console import Console
 from rich.markup import escape
 
+from harness.analysis.speech_end import check_caller_end_dbfs
 from harness.exit_codes import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 from harness.gate import finish_run
 from harness.metrics.accuracy import INPUT_WER
-from harness.records import CallResult, CallValidity, Measurement
+from harness.records import (
+    CallerSpeechEnd,
+    CallResult,
+    CallValidity,
+    Measurement,
+    SegmentationParams,
+)
 from harness.scoring import score_call
 from harness.stats.percentiles import summarize
+from harness.stats.speech_end import summarize_speech_ends
 from harness.store.layout import is_safe_name
 from harness.store.run_folder import (
     CALLS_DIR,
@@ -51,7 +63,7 @@ from harness.store.run_folder import (
 )
 from harness.store.serialize import SerializationError
 
-__all__ = ["RescoreError", "Rescored", "rescore_folder", "rescore_run"]
+__all__ = ["RescoreError", "Rescored", "SpeechEnd", "rescore_folder", "rescore_run"]
 
 SUMMARY_GROUPS = ("metric", "endpoint", "caller")
 """How run.json's summary is grouped (as ``run`` writes it)."""
@@ -62,6 +74,15 @@ TEXT_METRICS = frozenset({INPUT_WER})
 
 class RescoreError(Exception):
     """The folder cannot be rescored; nothing in it was changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechEnd:
+    """A caller-end definition asked for on rescoring (``--speech-end-dbfs``); without one
+    the run's own (run.json) stands."""
+
+    level_dbfs: float | None
+    """``None``: the detector's release; else the level in dBFS."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,6 +97,10 @@ class Rescored:
     """Rows kept on purpose (no call folder, no texts.json): information, not errors."""
     changed: int = 0
     """Rows whose content differs from the previous file."""
+    segmentation: SegmentationParams = field(default_factory=SegmentationParams)
+    """What the calls were scored with."""
+    caller_ends: tuple[CallerSpeechEnd, ...] = ()
+    """The rescored calls' caller speech ends (run.json's ``speech_end`` summary)."""
 
 
 def _call_folders(run_dir: Path) -> list[Path]:
@@ -103,12 +128,14 @@ def _in_previous_order(new: Sequence[Measurement], old: Sequence[Measurement]) -
     return [keyed[i][1] for i in order]
 
 
-def _rescore_call(call_dir: Path, old: Sequence[Measurement]) -> tuple[list[Measurement], str]:
-    """The call's new rows (in the old order) and a note when some rows were kept."""
+def _rescore_call(
+    call_dir: Path, old: Sequence[Measurement], params: SegmentationParams
+) -> tuple[list[Measurement], str, tuple[CallerSpeechEnd, ...]]:
+    """The call's new rows (in the old order), a note when some rows were kept, its caller ends."""
     recording, caller, received = load_recording(call_dir, dtype="float32")
     scenario = load_scenario(call_dir)
     texts = load_texts(call_dir)
-    result = score_call(recording, scenario, np.asarray(received, dtype=np.float32),
+    result = score_call(recording, scenario, np.asarray(received, dtype=np.float32), params,
                         caller_audio=np.asarray(caller, dtype=np.float32), texts=texts or {})
     rows = list(result.measurements)
     note = ""
@@ -129,18 +156,25 @@ def _rescore_call(call_dir: Path, old: Sequence[Measurement]) -> tuple[list[Meas
         if kept:
             note = (f"{call_dir.name}: texts.json lacks the text of {len(kept)} utterance(s) an "
                     f"{'/'.join(sorted(TEXT_METRICS))} row was computed from: kept as they were")
-    return _in_previous_order(rows, old), note
+    return _in_previous_order(rows, old), note, result.caller_ends
 
 
-def rescore_folder(run_dir: Path) -> Rescored:
+def rescore_folder(run_dir: Path, speech_end: SpeechEnd | None = None) -> Rescored:
     """Compute the rescored results of ``run_dir`` without writing anything."""
     if not run_dir.is_dir():
         raise RescoreError(f"{run_dir}: no such run folder")
     try:
-        read_run_info(run_dir)
+        chosen = read_run_info(run_dir).segmentation.caller_end_dbfs
         previous = read_results(run_dir)
     except RunFolderError as exc:
         raise RescoreError(f"{exc}; nothing was changed") from None
+    # Today's detector (a fix to it reaches old runs), the run's own caller-end
+    # definition unless another is asked for.
+    params = SegmentationParams(caller_end_dbfs=chosen if speech_end is None else speech_end.level_dbfs)
+    try:
+        check_caller_end_dbfs(params.caller_end_dbfs)
+    except ValueError as exc:
+        raise RescoreError(f"{run_dir}: {exc}; nothing was changed") from None
     folders = _call_folders(run_dir)
     if not folders:
         raise RescoreError(
@@ -152,13 +186,14 @@ def rescore_folder(run_dir: Path) -> Rescored:
         old_rows.setdefault(m.call_id, []).append(m)
 
     blocks: dict[str, list[Measurement]] = {}
+    ends: list[CallerSpeechEnd] = []
     problems: list[str] = []
     notes: list[str] = []
     no_audio = 0
     for call_dir in folders:
         old = old_rows.get(call_dir.name, [])
         try:
-            rows, note = _rescore_call(call_dir, old)
+            rows, note, call_ends = _rescore_call(call_dir, old, params)
         except AudioNotKept:  # a soak's retention policy dropped it: its rows stand
             no_audio += 1
             continue
@@ -170,6 +205,7 @@ def rescore_folder(run_dir: Path) -> Rescored:
                             + ("; its previous rows are kept" if old else ""))
             continue
         blocks[call_dir.name] = rows
+        ends.extend(call_ends)
         if note:
             notes.append(note)
     calls = run_dir / CALLS_DIR
@@ -196,7 +232,7 @@ def rescore_folder(run_dir: Path) -> Rescored:
     before = Counter(previous)
     changed = sum((Counter(out) - before).values())
     return Rescored(measurements=tuple(out), rescored=rescored, problems=tuple(problems),
-                    notes=tuple(notes), changed=changed)
+                    notes=tuple(notes), changed=changed, segmentation=params, caller_ends=tuple(ends))
 
 
 def _as_results(rows: Sequence[Measurement]) -> list[CallResult]:
@@ -210,16 +246,17 @@ def _as_results(rows: Sequence[Measurement]) -> list[CallResult]:
             for cid, ms in by_call.items()]
 
 
-def rescore_run(run_dir: Path, console: Console) -> int:
+def rescore_run(run_dir: Path, console: Console, speech_end: SpeechEnd | None = None) -> int:
     """Rescore, swap results.jsonl and run.json's summary in, rebuild the reports.
 
+    ``speech_end``: where the caller's speech ends from now on (run.json's otherwise).
     Exit 2 when the folder cannot be rescored (nothing changed) or when some call could
     not be (the others are rescored, its rows kept); else 0 or 1 as ``run`` would.
     """
     from harness.session import print_summary
 
     try:
-        outcome = rescore_folder(run_dir)
+        outcome = rescore_folder(run_dir, speech_end)
     except RescoreError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         return EXIT_USAGE
@@ -230,11 +267,13 @@ def rescore_run(run_dir: Path, console: Console) -> int:
         # As ``run`` summarised: disturbed calls' rows only if that run counted them.
         counted = [m for m in outcome.measurements if info.summary_includes_disturbed or not m.disturbed]
         summary = summarize(counted, by=SUMMARY_GROUPS)
-        folder.write_run_json(dataclasses.replace(info, summary=tuple(summary)))
+        ends = summarize_speech_ends(outcome.segmentation.caller_end_dbfs, outcome.caller_ends)
+        folder.write_run_json(dataclasses.replace(info, summary=tuple(summary), segmentation=outcome.segmentation,
+                                                  speech_end=ends))
     except (RunFolderError, OSError) as exc:
         console.print(f"[red]error:[/red] cannot write the rescored results: {escape(str(exc))}")
         return EXIT_USAGE
-    print_summary(console, summary, _as_results(outcome.measurements))
+    print_summary(console, summary, _as_results(outcome.measurements), ends)
     console.print(f"rescored {len(outcome.rescored)} call(s); {outcome.changed} row(s) changed")
     for note in outcome.notes:
         console.print(f"[yellow]kept:[/yellow] {escape(note)}")

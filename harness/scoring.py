@@ -15,6 +15,7 @@ from harness.analysis.timeline import build_timeline
 from harness.metrics import measure_all
 from harness.records import (
     CallAudio,
+    CallerSpeechEnd,
     CallRecording,
     CallResult,
     Failure,
@@ -48,18 +49,23 @@ def score_call(
 ) -> CallResult:
     """Every measurement of one call; a failed call still yields its finished turns.
 
-    ``caller_audio`` (what was sent) is the reference of echo-mode quality scores and
+    ``caller_audio`` (what was sent) is where the caller's speech ends are read
+    (``params.caller_end_dbfs``) and the reference of echo-mode quality scores;
     ``texts`` (corpus text per utterance id) the script the endpoint's own transcript
     of the caller is compared with; without them those numbers are not produced.
     """
     measurements: list[Measurement] = [failure_measurement(recording, recording.failure)]
+    caller_ends: tuple[CallerSpeechEnd, ...] = ()
     if received.size and recording.received_anchors:
-        timeline = build_timeline(recording, received, params or SegmentationParams())
         audio = CallAudio(
             caller=np.zeros(0, np.float32) if caller_audio is None else np.asarray(caller_audio, np.float32),
             received=np.asarray(received, np.float32),
             texts=dict(texts or {}),
         )
+        # The caller's ends are placed once, here, from what was sent: every metric
+        # (heard latency's second timeline too) counts from the same ends.
+        timeline = build_timeline(recording, received, params or SegmentationParams(), audio.caller)
+        caller_ends = timeline.caller_ends
         turns = measure_all(timeline, scenario, recording, audio)
         if recording.failure is not None:
             failed_step = recording.failure.step_index
@@ -71,5 +77,5 @@ def score_call(
     return CallResult(
         spec_call_id=recording.call_id, scenario=recording.scenario_id, endpoint=recording.endpoint,
         caller=recording.caller, repeat=recording.repeat, measurements=tuple(measurements),
-        failure=recording.failure, validity=recording.validity,
+        failure=recording.failure, validity=recording.validity, caller_ends=caller_ends,
     )

@@ -36,9 +36,18 @@ from harness.gate import GateError, check_gate_inputs
 from harness.lifecycle import CallFinished, RunDescription, RunLifecycle
 from harness.network.ladder import on_ladder
 from harness.plan import PlanError, plan, select
-from harness.records import CallerKind, CallResult, EndpointSpec, MetricSummary, NetworkProfile
+from harness.records import (
+    CallerKind,
+    CallResult,
+    EndpointSpec,
+    MetricSummary,
+    NetworkProfile,
+    SegmentationParams,
+    SpeechEndSummary,
+)
 from harness.scenario.loader import load_all
 from harness.slo.rules import SloFile
+from harness.stats.speech_end import describe_speech_end, summarize_speech_ends
 from harness.store.run_folder import (
     RunFolder,
     RunFolderError,
@@ -89,6 +98,8 @@ class RunRequest:
     """Count disturbed calls in the summary, the SLO verdicts and the baseline comparison."""
     network_ladder: tuple[NetworkProfile, ...] = ()
     """Run every planned call once per profile (``--network-ladder``); empty: once."""
+    segmentation: SegmentationParams = dataclasses.field(default_factory=SegmentationParams)
+    """The scoring's detector settings and caller-end definition (``--speech-end-dbfs``)."""
 
 
 def _gate_inputs(slo: Path | None, baseline: Path | None) -> SloFile | None:
@@ -157,7 +168,8 @@ async def run_and_report(request: RunRequest, console: Console) -> int:
     run_plan = dataclasses.replace(run_plan, specs=on_ladder(run_plan.specs, request.network_ladder))
     slo = _gate_inputs(request.slo, request.baseline)
     config = WorkerConfig(corpus_dir=corpus.root, caller_kinds=tuple(callers),
-                          caller_settings=request.caller_settings, validity=request.validity)
+                          caller_settings=request.caller_settings, validity=request.validity,
+                          segmentation=request.segmentation)
     executor = _executor(request, config)
     try:
         folder = RunFolder.create(request.out, request.run_id)
@@ -165,8 +177,9 @@ async def run_and_report(request: RunRequest, console: Console) -> int:
         raise UsageError(str(exc)) from None
     description = RunDescription(argv=request.argv, endpoints=tuple(endpoints), callers=tuple(callers),
                                  scenarios=tuple(scenarios), repeats=request.repeat,
-                                 validity=request.validity)
-    lifecycle = RunLifecycle(folder, executor, PoolScorer(request.scoring_workers), corpus=corpus,
+                                 segmentation=request.segmentation, validity=request.validity)
+    scorer = PoolScorer(request.scoring_workers, params=request.segmentation)
+    lifecycle = RunLifecycle(folder, executor, scorer, corpus=corpus,
                              description=description, include_disturbed=request.include_disturbed)
     console.print(f"run folder: {escape(str(folder.path))}")
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -189,12 +202,17 @@ async def run_and_report(request: RunRequest, console: Console) -> int:
             results = await lifecycle.execute(run_plan)
         finally:
             await lifecycle.aclose()
-    print_summary(console, lifecycle.summary(), results)
+    level = description.segmentation.caller_end_dbfs
+    print_summary(console, lifecycle.summary(), results,
+                  summarize_speech_ends(level, (e for r in results for e in r.caller_ends)))
     console.print(f"\nrun folder: [bold]{escape(str(folder.path))}[/bold]")
     return lifecycle.finish(console, slo=slo, baseline=request.baseline)
 
 
-def print_summary(console: Console, summary: Sequence[MetricSummary], results: Sequence[CallResult]) -> None:
+def print_summary(console: Console, summary: Sequence[MetricSummary], results: Sequence[CallResult],
+                  speech_end: SpeechEndSummary | None = None) -> None:
+    """The percentile table, the calls that failed or were disturbed, and (``speech_end``)
+    what "the caller stopped speaking" meant: latencies count from it."""
     table = Table(title="voice-harness summary")
     for col in ("metric", "group", "n", "p50", "p90", "p95", "p99", "max", "p50 95% CI"):
         table.add_column(col, justify="right" if col not in ("metric", "group") else "left")
@@ -207,6 +225,8 @@ def print_summary(console: Console, summary: Sequence[MetricSummary], results: S
         table.add_row(escape(s.metric), escape(s.group), str(s.n), fmt(s.p50), fmt(s.p90), fmt(s.p95), fmt(s.p99),
                       fmt(s.max), ci)
     console.print(table)
+    if speech_end is not None:
+        console.print(escape(describe_speech_end(speech_end)))
     failed = [r for r in results if not r.ok]
     disturbed = [r for r in results if r.disturbed]
     console.print(f"calls: {len(results)}, ok: {len(results) - len(failed)}, failed: {len(failed)}, "

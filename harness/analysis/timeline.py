@@ -4,6 +4,10 @@ Received samples are placed at their packet's arrival time (docs/timing.md), not
 their position in ``received.wav``: each anchor says "the packet whose audio starts at
 this sample arrived at this ns", and a sample inside a packet is its anchor's time plus
 its offset at the sample rate. That keeps the receiver's buffering out of every latency.
+
+The caller's speech ends where ``SegmentationParams.caller_end_dbfs`` puts them
+(``harness.analysis.speech_end``), here and nowhere else, so every metric that counts
+from the caller's end counts from the same one.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from numpy.typing import NDArray
 
 from harness.analysis.detector import as_mono
 from harness.analysis.segmentation import merge_segments, segment_speech
+from harness.analysis.speech_end import caller_speech_ends
 from harness.records import (
     CallRecording,
     SegmentationParams,
@@ -109,8 +114,13 @@ def build_timeline(
     recording: CallRecording,
     received: NDArray[np.floating],
     params: SegmentationParams = SegmentationParams(),  # noqa: B008 - frozen, safe default
+    caller_audio: NDArray[np.floating] | None = None,
 ) -> Timeline:
-    """Caller speech (known from what was sent) and agent speech (detected) on one clock."""
+    """Caller speech (known from what was sent) and agent speech (detected) on one clock.
+
+    ``caller_audio`` (what was sent, caller.wav) is where the caller's ends are read:
+    without it they stay where the recording has them (``Timeline.caller_ends`` says so).
+    """
     audio = as_mono(received, f"received audio of call {recording.call_id}")
     sr = recording.sample_rate
     if audio.size:
@@ -129,9 +139,12 @@ def build_timeline(
         gap = round(params.merge_gap_ms * sr / 1000.0)
         agent_turns = segments_to_ns(merge_segments(bursts, gap), anchors, sr)
     end_ns = max([recording.duration_ns, *(seg.end_ns for seg in agent_speech)])
+    sent, ends = caller_speech_ends(recording, caller_audio, params)
+    order = sorted(range(len(sent)), key=lambda i: (sent[i].start_ns, sent[i].step_index))
     return Timeline(
         call_id=recording.call_id,
-        caller_speech=tuple(sorted(recording.sent, key=lambda u: (u.start_ns, u.step_index))),
+        caller_speech=tuple(sent[i] for i in order),
+        caller_ends=tuple(ends[i] for i in order),
         agent_speech=agent_speech,
         agent_turns=agent_turns,
         events=recording.events,

@@ -65,7 +65,7 @@ def sent_utterance(
     return SentUtterance(
         step_index=step_index, kind=kind, utterance_id=utterance.id, utterance_tags=utterance.tags,
         start_sample=start_sample, start_ns=at(0), speech_start_ns=at(utterance.speech_start),
-        speech_end_ns=at(utterance.speech_end),
+        speech_end_ns=at(utterance.speech_end), speech_end_sample=start_sample + utterance.speech_end,
         voiced_ns=tuple((at(a), at(b)) for a, b in utterance.voiced),
         trigger_ns=trigger_ns, agent_onset_ns=agent_onset_ns,
     )

@@ -26,7 +26,15 @@ from typing import Annotated
 import typer
 
 from harness.agent.cli import agent_app
-from harness.cli.common import CallerChoice, CallerOption, JsonOption, console, set_verbosity
+from harness.cli.common import (
+    CallerChoice,
+    CallerOption,
+    JsonOption,
+    SpeechEndOption,
+    console,
+    set_verbosity,
+    speech_end_level,
+)
 from harness.cli.endpoints import endpoints_app
 from harness.cli.folders import compare_command, report_command, rescore_command
 from harness.cli.init_cmd import init_command
@@ -118,6 +126,7 @@ def run_command(
     route: Annotated[list[str] | None, typer.Option(
         metavar="TAG=ENDPOINT", help="Repeatable: scenarios tagged TAG run on that endpoint only (one of the "
              "-e endpoints, as given or by name), and it runs nothing else, e.g. --route tts=my-tts-bot.")] = None,
+    speech_end_dbfs: SpeechEndOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run scenarios against endpoints and write a run folder.
@@ -128,6 +137,7 @@ def run_command(
     from harness.callers.base import CallerSettings
     from harness.network.profiles import ProfileError, parse_ladder, parse_profile
     from harness.plan import PlanError, parse_route
+    from harness.records import SegmentationParams
     from harness.session import RunRequest, UsageError, run_and_report
     from harness.store.run_folder import new_run_id
     from harness.validity import ValiditySettings
@@ -147,6 +157,10 @@ def run_command(
         routes = tuple(parse_route(text) for text in route or [])
     except PlanError as exc:
         json_usage_error("run", str(exc), as_json)
+    try:
+        level = None if speech_end_dbfs is None else speech_end_level(speech_end_dbfs)
+    except ValueError as exc:
+        json_usage_error("run", str(exc), as_json)
     if baseline is not None:
         try:
             baseline = pick_run(baseline).path
@@ -163,6 +177,7 @@ def run_command(
         slo=slo, baseline=baseline, run_id=run_id, workers=workers, ray=ray, network_ladder=ladder,
         scoring_workers=scoring_workers, validity=validity, include_disturbed=include_disturbed,
         routes=routes, tags=tuple(tag or ()), skip_tags=tuple(skip_tag or ()),
+        segmentation=SegmentationParams(caller_end_dbfs=level),
     )
     try:
         code = asyncio.run(run_and_report(request, console))

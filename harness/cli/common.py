@@ -18,7 +18,10 @@ from rich.markup import escape
 from harness.console import make_console
 from harness.exit_codes import EXIT_USAGE
 
-__all__ = ["CallerChoice", "CallerOption", "JsonOption", "console", "errors", "set_verbosity", "usage_error"]
+__all__ = [
+    "DETECTOR", "CallerChoice", "CallerOption", "JsonOption", "SpeechEndOption", "console", "errors",
+    "set_verbosity", "speech_end_level", "usage_error",
+]
 
 console = make_console(stderr=True)
 """Progress, tables and notes (on stderr; silenced by ``-q``)."""
@@ -39,7 +42,35 @@ JsonOption = Annotated[bool, typer.Option(
     "--json", help="Print the summary and verdicts as one JSON object on stdout (the console "
                    "stays on stderr).")]
 
+DETECTOR = "detector"
+"""``--speech-end-dbfs detector``: the caller's speech ends where the corpus detector let go."""
+SpeechEndOption = Annotated[str | None, typer.Option(
+    "--speech-end-dbfs", metavar="LEVEL",
+    help="Where the caller's speech ends (turn latency counts from it): the last sample whose 2 ms "
+         "envelope is at or above LEVEL dBFS (-90..0, e.g. -40), or 'detector' for the detector's "
+         "release (run's default). docs/segmentation.md.")]
+
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+
+
+def speech_end_level(text: str) -> float | None:
+    """``--speech-end-dbfs``'s value: a level in dBFS, or ``None`` for ``detector``.
+
+    ``ValueError`` names the option and the accepted values, for a usage error.
+    """
+    from harness.analysis.speech_end import MAX_LEVEL_DBFS, MIN_LEVEL_DBFS, check_caller_end_dbfs
+
+    cleaned = text.strip()
+    if cleaned.lower() == DETECTOR:
+        return None
+    expected = (f"--speech-end-dbfs takes a level in dBFS from {MIN_LEVEL_DBFS:g} to {MAX_LEVEL_DBFS:g} "
+                f"(e.g. -40) or '{DETECTOR}', got {text!r}")
+    try:
+        level = float(cleaned.removesuffix("dBFS").removesuffix("dbfs").strip())
+        check_caller_end_dbfs(level)
+    except ValueError:
+        raise ValueError(expected) from None
+    return level
 
 
 def set_verbosity(verbose: int, quiet: bool) -> None:

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from harness.cli.common import JsonOption, console
+from harness.cli.common import JsonOption, SpeechEndOption, console, speech_end_level
 from harness.cli.json_out import (
     ComparedRun,
     CompareOutcome,
@@ -42,12 +42,24 @@ def _run_dir(command: str, path: Path, as_json: bool) -> Path:
     return picked.path
 
 
-def rescore_command(run_dir: RunArgument, as_json: JsonOption = False) -> None:
-    """Recompute every measurement from the saved recordings (no new calls)."""
-    from harness.rescore import rescore_run
+def rescore_command(
+    run_dir: RunArgument, speech_end_dbfs: SpeechEndOption = None, as_json: JsonOption = False
+) -> None:
+    """Recompute every measurement from the saved recordings (no new calls).
 
+    The caller's speech ends as the run defined it (run.json) unless --speech-end-dbfs
+    gives another definition, which run.json then records.
+    """
+    from harness.rescore import SpeechEnd, rescore_run
+
+    speech_end = None
+    if speech_end_dbfs is not None:
+        try:
+            speech_end = SpeechEnd(speech_end_level(speech_end_dbfs))
+        except ValueError as exc:
+            json_usage_error("rescore", str(exc), as_json)
     run_dir = _run_dir("rescore", run_dir, as_json)
-    exit_with("rescore", run_dir, rescore_run(run_dir, console), as_json)
+    exit_with("rescore", run_dir, rescore_run(run_dir, console, speech_end), as_json)
 
 
 def report_command(

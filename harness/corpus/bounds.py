@@ -42,9 +42,14 @@ def voiced_runs(segments: tuple[SpeechSegment, ...]) -> tuple[tuple[int, int], .
     return tuple((s.start, s.end) for s in segments)
 
 
+SCORING_ONLY = frozenset({"caller_end_dbfs"})
+"""Fields of ``SegmentationParams`` that only scoring reads: a corpus's bounds (and its
+cache key) never depend on them."""
+
+
 def segmentation_params_dict(params: SegmentationParams = CORPUS_SEGMENTATION) -> dict[str, float]:
     # cast: mypy does not see records' decorator alias as a dataclass.
-    return {k: float(v) for k, v in dataclasses.asdict(cast(Any, params)).items()}
+    return {k: float(v) for k, v in dataclasses.asdict(cast(Any, params)).items() if k not in SCORING_ONLY}
 
 
 def segmenter_digest() -> str:

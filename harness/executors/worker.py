@@ -33,7 +33,15 @@ from harness.executors.base import FinishedCall
 from harness.executors.loop_lag import LoopLagProbe
 from harness.executors.scoring import PoolScorer, corpus_texts
 from harness.priority import describe_scheduling
-from harness.records import CallerKind, CallRecording, CallSpec, Failure, FailureKind, WorkerInfo
+from harness.records import (
+    CallerKind,
+    CallRecording,
+    CallSpec,
+    Failure,
+    FailureKind,
+    SegmentationParams,
+    WorkerInfo,
+)
 from harness.validity import ValiditySettings, judge
 
 if TYPE_CHECKING:
@@ -62,6 +70,8 @@ class WorkerConfig:
     """Score each finished call on this worker's host, in a niced pool of this many
     processes, and send the result with it (for drivers that cannot score every call of
     a cluster themselves); 0: the driver scores."""
+    segmentation: SegmentationParams = field(default_factory=SegmentationParams)
+    """What that scoring uses (the run's detector settings and caller-end definition)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,7 +103,8 @@ class CallWorker:
         self._callers: dict[CallerKind, Caller] = {}
         self._browser: BrowserCaller | None = None
         self.probe = LoopLagProbe()
-        self._scorer = PoolScorer(config.scoring_workers) if config.scoring_workers > 0 else None
+        self._scorer = (PoolScorer(config.scoring_workers, params=config.segmentation)
+                        if config.scoring_workers > 0 else None)
         self.began: dict[str, int] = {}
         """Calls running now -> CLOCK_MONOTONIC when each began (admission control)."""
         self._stall_armed = config.debug_stall is not None

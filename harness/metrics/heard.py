@@ -55,11 +55,16 @@ def heard_timeline(
     recording: CallRecording,
     received: NDArray[np.floating],
     params: SegmentationParams = SegmentationParams(),  # noqa: B008 - frozen, safe default
+    caller_audio: NDArray[np.floating] | None = None,
 ) -> Timeline | None:
-    """The call's timeline with agent speech timed at playout; ``None`` without that view."""
+    """The call's timeline with agent speech timed at playout; ``None`` without that view.
+
+    ``caller_audio`` places the caller's ends as the network-edge timeline does.
+    """
     if not recording.heard_anchors or np.asarray(received).size == 0:
         return None
-    return build_timeline(dataclasses.replace(recording, received_anchors=recording.heard_anchors), received, params)
+    return build_timeline(dataclasses.replace(recording, received_anchors=recording.heard_anchors), received,
+                          params, caller_audio)
 
 
 def measure_heard(
@@ -67,10 +72,11 @@ def measure_heard(
     scenario: Scenario,
     received: NDArray[np.floating],
     params: SegmentationParams = SegmentationParams(),  # noqa: B008 - frozen, safe default
+    caller_audio: NDArray[np.floating] | None = None,
 ) -> tuple[Measurement, ...]:
     """As-heard latencies per turn and the call's jitter-buffer delay (nothing for other callers)."""
     out: list[Measurement] = []
-    timeline = heard_timeline(recording, received, params)
+    timeline = heard_timeline(recording, received, params, caller_audio)
     if timeline is not None:
         for m in measure_latency(timeline, scenario, recording):
             name = _RENAMED.get(m.metric)
@@ -97,4 +103,4 @@ def measure_heard_family(
     """``measure_heard`` as an audio family: it re-times the received audio as heard."""
     if audio is None or audio.received.size == 0:
         return ()
-    return measure_heard(recording, scenario, audio.received, timeline.params)
+    return measure_heard(recording, scenario, audio.received, timeline.params, audio.caller)

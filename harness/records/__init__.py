@@ -22,6 +22,7 @@ field name says otherwise; audio positions are sample indices.
 
 from harness.records.analysis import (
     CallAudio,
+    CallerSpeechEnd,
     SegmentationParams,
     SpeechSegment,
     TimedSegment,
@@ -41,7 +42,7 @@ from harness.records.recording import (
     TransportSample,
     WorkerInfo,
 )
-from harness.records.results import CallResult, Measurement, MetricSummary
+from harness.records.results import CallResult, Measurement, MetricSummary, SpeechEndSummary
 from harness.records.scenario import CallSpec, EndpointSpec, Expectation, Scenario, Step, Utterance
 from harness.records.verdicts import Stat, StatName, Verdict, VerdictKind, VerdictOp, VerdictStatus
 
@@ -53,6 +54,7 @@ __all__ = [
     "CallSpec",
     "CallValidity",
     "CallerKind",
+    "CallerSpeechEnd",
     "Dialect",
     "EndpointEvent",
     "EndpointSpec",
@@ -72,6 +74,7 @@ __all__ = [
     "SegmentationParams",
     "SendTiming",
     "SentUtterance",
+    "SpeechEndSummary",
     "SpeechSegment",
     "Stat",
     "StatName",

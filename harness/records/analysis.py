@@ -10,7 +10,9 @@ from numpy.typing import NDArray
 from harness.records.base import record
 from harness.records.recording import EndpointEvent, SentUtterance
 
-__all__ = ["CallAudio", "SegmentationParams", "SpeechSegment", "TimedSegment", "Timeline"]
+__all__ = [
+    "CallAudio", "CallerSpeechEnd", "SegmentationParams", "SpeechSegment", "TimedSegment", "Timeline",
+]
 
 
 @record
@@ -33,6 +35,12 @@ class SegmentationParams:
     ``absolute_floor_dbfs``, so speech at the first sample is never learnt as noise."""
     envelope_ms: float = 2.0
     """Window of the short RMS envelope that refines onsets/ends to the sample."""
+    caller_end_dbfs: float | None = None
+    """Where the caller's speech ends, for every metric that counts from it (scoring only:
+    the corpus bounds never depend on it). ``None``: the detector's release, as recorded
+    with each sent utterance; a level L: one past the last sample of the utterance whose
+    ``envelope_ms`` end envelope is at or above L dBFS (docs/segmentation.md, "Where the
+    caller's speech ends")."""
 
 
 @record
@@ -51,11 +59,37 @@ class TimedSegment:
 
 
 @record
+class CallerSpeechEnd:
+    """Where one sent utterance's speech ends for the metrics, beside the detector's end.
+
+    The level of the detector's end is kept for every utterance, whichever definition
+    the run used: it says what "the detector's release" means in dBFS.
+    """
+
+    step_index: int
+    utterance_id: str
+    detector_end_ns: int
+    """The recorded end (``SentUtterance.speech_end_ns``): the corpus detector's release."""
+    end_ns: int
+    """The end every metric counts from (``Timeline.caller_speech``)."""
+    effective_dbfs: float | None = None
+    """The end envelope (dBFS) at the detector's last voiced sample: the level at which
+    ``caller_end_dbfs`` would give the detector's end; ``None`` without the caller audio."""
+    level_dbfs: float | None = None
+    """The level the end was found at; ``None`` when it is the detector's end."""
+    kept_because: str = ""
+    """Why the detector's end was kept although a level was asked for (no caller audio,
+    no sample at the level); empty otherwise."""
+
+
+@record
 class Timeline:
     """Speech of both sides and the endpoint's events on one call clock."""
 
     call_id: str
     caller_speech: tuple[SentUtterance, ...]
+    """What the caller said, with each ``speech_end_ns`` where ``params.caller_end_dbfs``
+    puts it (``caller_ends`` says where the detector had it)."""
     agent_speech: tuple[TimedSegment, ...]
     """Agent speech bursts (before merging)."""
     agent_turns: tuple[TimedSegment, ...]
@@ -64,6 +98,8 @@ class Timeline:
     params: SegmentationParams
     connected_ns: int | None = None
     end_ns: int = 0
+    caller_ends: tuple[CallerSpeechEnd, ...] = ()
+    """Per sent utterance: its end for the metrics and the detector's (in ``caller_speech`` order)."""
 
 
 def _no_audio() -> NDArray[np.float32]:

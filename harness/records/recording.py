@@ -38,12 +38,18 @@ class SentUtterance:
     start_ns: int
     speech_start_ns: int
     speech_end_ns: int
-    """End of the last voiced sample: the reference point of turn latency."""
+    """End of the last voiced sample (the corpus detector's release): the reference point
+    of turn latency, unless scoring is asked to end the caller's speech at a level
+    (``SegmentationParams.caller_end_dbfs``)."""
     voiced_ns: tuple[tuple[int, int], ...]
     trigger_ns: int | None = None
     """For live-triggered steps: when the trigger (agent onset + offset) fired."""
     agent_onset_ns: int | None = None
     """For live-triggered steps: the live detector's agent onset the trigger counted from."""
+    speech_end_sample: int | None = None
+    """Where ``speech_end_ns`` sits in caller.wav (one past the last voiced sample), so a
+    scorer can read the caller audio around the end; ``None`` in recordings made before
+    it was recorded (then derived from the times, as ``caller_turn_audio`` does)."""
 
 
 @record

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from harness.records.analysis import CallerSpeechEnd
 from harness.records.base import record
 from harness.records.kinds import CallerKind
 from harness.records.recording import CallValidity, Failure
 
-__all__ = ["CallResult", "Measurement", "MetricSummary"]
+__all__ = ["CallResult", "Measurement", "MetricSummary", "SpeechEndSummary"]
 
 
 @record
@@ -44,6 +45,9 @@ class CallResult:
     failure: Failure | None = None
     validity: CallValidity | None = None
     """The validity guard's verdict on the call (from its recording)."""
+    caller_ends: tuple[CallerSpeechEnd, ...] = ()
+    """Where each sent utterance's speech ended for the metrics, and the detector's end
+    with its level (run.json's ``speech_end`` summarises them); not in results.jsonl."""
 
     @property
     def disturbed(self) -> bool:
@@ -71,3 +75,28 @@ class MetricSummary:
     mean: float | None
     p50_ci: tuple[float, float] | None = None
     p95_ci: tuple[float, float] | None = None
+
+
+@record
+class SpeechEndSummary:
+    """What "the end of the caller's speech" meant in a run, in dBFS (run.json).
+
+    Turn latency counts from that end, so a number is only read right with its
+    definition: the detector's release (whose level depends on the corpus and is
+    stated as the median *effective* level) or the last sample at a chosen level.
+    """
+
+    level_dbfs: float | None = None
+    """``SegmentationParams.caller_end_dbfs``: ``None`` for the detector's release."""
+    utterances: int = 0
+    """Sent utterances of the scored calls."""
+    effective_dbfs_p50: float | None = None
+    """Median level of the end envelope at the detector's end (``None`` without caller audio)."""
+    effective_dbfs_min: float | None = None
+    effective_dbfs_max: float | None = None
+    shift_ms_p50: float | None = None
+    """With a level: median of (end used − detector's end), negative when earlier."""
+    kept: int = 0
+    """Utterances whose detector end was kept although a level was asked for."""
+    kept_because: tuple[str, ...] = ()
+    """Why, once per distinct reason."""

@@ -23,6 +23,7 @@ from harness.report.overview import Overview, overview
 from harness.report.regions import RegionLatency, region_latency
 from harness.report.scorecard import ROWS
 from harness.stats.regression import Change
+from harness.stats.speech_end import describe_speech_end
 
 __all__ = ["SUMMARY_MD", "render_markdown", "write_markdown"]
 
@@ -90,6 +91,8 @@ def render_markdown(ctx: ReportContext, view: Overview | None = None) -> str:
     gate_fail = [v for v in ctx.verdicts if v.status is VerdictStatus.FAIL]
     lines = headline_lines(view.headline, ctx.run_id, _safe)
     lines += scorecard_lines(view, _safe)
+    if ctx.info is not None and ctx.info.speech_end is not None:  # what latency counts from
+        lines += [f"_{_safe(describe_speech_end(ctx.info.speech_end), 300)}._", ""]
     if gate_fail:
         lines += ["### Gate failures", ""]
         for v in gate_fail[:MAX_FAILED]:

@@ -138,7 +138,9 @@ def timeline_png(
         ax.set_yticks([])
         ax.set_ylabel(name, rotation=0, ha="right", va="center")
         ax.grid(axis="x", alpha=0.3)
-    for u in recording.sent:
+    # The caller's ends as the metrics had them (the run's caller-end definition).
+    said = timeline.caller_speech if timeline is not None else recording.sent
+    for u in said:
         ax_c.axvspan(u.speech_start_ns / 1e9, u.speech_end_ns / 1e9, color="#1f77b4", alpha=0.12)
         ax_c.text(u.start_ns / 1e9, 0.75, f"{u.step_index}:{u.utterance_id}", fontsize=7)
     if timeline is not None:
@@ -149,7 +151,7 @@ def timeline_png(
     for m in turns:
         if m.turn is None or m.value is None or not m.metric.endswith("latency_ms"):
             continue
-        sent = next((u for u in recording.sent if u.step_index == m.turn), None)
+        sent = next((u for u in said if u.step_index == m.turn), None)
         if sent is None:
             continue
         x0 = sent.speech_end_ns / 1e9

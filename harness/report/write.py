@@ -81,7 +81,7 @@ def _draw_one(call_dir: Path, measurements: tuple[Measurement, ...], params: Seg
         timeline = None
         if rx.size and rec.received_anchors:
             try:
-                timeline = build_timeline(rec, rx, params)
+                timeline = build_timeline(rec, rx, params, np.asarray(caller, dtype=np.float32))
             except ValueError:
                 timeline = None
         return timeline_png(rec, np.asarray(caller), rx, timeline, measurements, dpi=dpi)

@@ -87,6 +87,10 @@ def check_recording(rec: CallRecording) -> None:
             raise RecordingLimitError(
                 f"sent[{i}].start_sample = {u.start_sample} is outside 0..{max_samples}"
             )
+        if u.speech_end_sample is not None and not 0 <= u.speech_end_sample <= max_samples:
+            raise RecordingLimitError(
+                f"sent[{i}].speech_end_sample = {u.speech_end_sample} is outside 0..{max_samples}"
+            )
         for name in ("start_ns", "speech_start_ns", "speech_end_ns", "trigger_ns", "agent_onset_ns"):
             _time(f"sent[{i}].{name}", getattr(u, name))
         _count(f"sent[{i}].voiced_ns", u.voiced_ns)

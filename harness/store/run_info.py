@@ -28,9 +28,11 @@ from harness.records import (
     MetricSummary,
     Scenario,
     SegmentationParams,
+    SpeechEndSummary,
     Verdict,
 )
 from harness.stats.drift import DriftEntry
+from harness.stats.speech_end import summarize_speech_ends
 from harness.validity import ValiditySettings
 
 REPORTED_PACKAGES = (
@@ -138,6 +140,9 @@ class RunInfo:
     """Whether ``summary`` counts disturbed calls' numbers (``--include-disturbed``)."""
     drift: tuple[DriftEntry, ...] = ()
     """Soaks: each metric's trend over the windows (``windows.jsonl``), with its verdict."""
+    speech_end: SpeechEndSummary | None = None
+    """Where the caller's speech ended (``segmentation.caller_end_dbfs``) and the detector's
+    effective level over the run's utterances; ``None`` in run.json files written before."""
 
 
 def utc_now_iso() -> str:
@@ -236,4 +241,5 @@ def build_run_info(
         ),
         summary=tuple(summary), failures=failures, segmentation=segmentation,
         validity=validity or ValiditySettings(), summary_includes_disturbed=summary_includes_disturbed,
+        speech_end=summarize_speech_ends(segmentation.caller_end_dbfs, (e for r in results for e in r.caller_ends)),
     )
