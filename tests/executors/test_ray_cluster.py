@@ -56,7 +56,7 @@ from harness.report.context import read_context  # noqa: E402
 from harness.report.regions import region_latency  # noqa: E402
 from harness.store.run_folder import iter_call_dirs, read_recording, read_results  # noqa: E402
 
-pytestmark = [pytest.mark.network, pytest.mark.slow, pytest.mark.driver]
+pytestmark = [pytest.mark.network, pytest.mark.slow]
 
 CALLS = 20
 AGENTS = 2
@@ -184,6 +184,7 @@ def test_calls_spread_over_nodes_match_a_local_run_and_the_truth(
         assert verdicts == {(m.metric, m.turn): m.passed for m in here if m.unit != "ms"}, call_id
 
 
+@pytest.mark.driver  # every call plays in a Ray actor (the other test also runs the plan in-process)
 def test_a_node_killed_mid_run_fails_its_calls_and_the_rest_finish(
         cluster: Cluster, corpus: Corpus, start_agent, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     t0 = time.monotonic()
