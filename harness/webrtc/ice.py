@@ -45,9 +45,9 @@ def loopback_only(enabled: bool = True) -> Iterator[None]:
 
 
 def interface_addresses() -> list[str]:
-    """This machine's IPv4 addresses other than 127.0.0.1: what aioice offers by itself,
-    outside ``loopback_only`` (empty on a machine with only loopback)."""
-    return list(_original_get_host_addresses(True, False))
+    """This machine's addresses other than 127.0.0.1 and ::1 (IPv4 and global IPv6): what
+    aioice offers by itself, outside ``loopback_only`` (empty with only loopback)."""
+    return list(_original_get_host_addresses(True, True))
 
 
 def is_loopback_url(url: str) -> bool:
