@@ -230,8 +230,10 @@ def _signalling(rec: CallRecording, signalled: bool, redact: SecretRedactor) -> 
 def _media(rec: CallRecording, signalled: bool) -> CheckItem:
     if rec.connected_ns is not None:
         how = "WebSocket open" if rec.caller is CallerKind.WEBSOCKET else "ICE + DTLS connected"
+        path = rec.caller_info.get("network_path")
+        over = f"; media path: {path}" if isinstance(path, str) else ""
         return CheckItem(name="media connected", status=CheckStatus.OK,
-                         detail=f"{how} at t={rec.connected_ns / 1e6:.0f} ms (t=0: first audio frame)")
+                         detail=f"{how} at t={rec.connected_ns / 1e6:.0f} ms (t=0: first audio frame){over}")
     if not signalled:
         return CheckItem(name="media connected", status=CheckStatus.SKIPPED, detail="no answer to connect with")
     reason = rec.failure.reason if rec.failure is not None else "never connected"

@@ -14,13 +14,24 @@ import socket
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from rich.console import Console
+from support import local_endpoint
 from typer.testing import CliRunner
 
+from harness.callers.base import CallArtifacts
 from harness.cli import app
 from harness.corpus.model import Corpus
-from harness.probe import CheckItem, CheckReport, CheckStatus
+from harness.probe import (
+    CheckItem,
+    CheckReport,
+    CheckSettings,
+    CheckStatus,
+    probe_scenario,
+    report_from_call,
+)
+from harness.records import CallerKind, CallRecording, JSONValue
 
 runner = CliRunner()
 
@@ -177,3 +188,24 @@ def test_report_is_usable_only_when_every_required_stage_is_ok() -> None:
     console = Console(width=200, record=True)
     console.print(report().table())
     assert "[red]x[/red]" in console.export_text()
+
+
+@pytest.mark.parametrize(("info", "said"), [
+    ({"network_path": "loopback"}, "; media path: loopback"),
+    ({"network_path": "non-loopback: 127.0.0.1 -> 192.0.2.2 (the endpoint URL is loopback, its media "
+                      "address is not)"}, "; media path: non-loopback: 127.0.0.1 -> 192.0.2.2"),
+    ({}, None),  # a caller that records no pair: nothing claimed
+])
+def test_media_connected_says_where_the_media_went(info: dict[str, JSONValue], said: str | None) -> None:
+    rec = CallRecording(call_id="c", scenario_id="probe", endpoint="local", caller=CallerKind.AIORTC,
+                        connected_ns=-120_000_000, caller_info=info)
+    none = np.zeros(0, dtype=np.float32)
+    report = report_from_call(local_endpoint("http://127.0.0.1:8765"), probe_scenario(CheckSettings()),
+                              CallArtifacts(recording=rec, caller_audio=none, received_audio=none))
+    media = report.item("media connected")
+    assert media.status is CheckStatus.OK
+    assert media.detail.startswith("ICE + DTLS connected at t=-120 ms")
+    if said is None:
+        assert "media path" not in media.detail, media.detail
+    else:
+        assert said in media.detail, media.detail

@@ -57,7 +57,8 @@ class AgentCall(AgentCallCore):
         pc = self.pc
         pc.on("datachannel", self._on_datachannel)
         pc.on("connectionstatechange", self._on_state)
-        with loopback_only():
+        # Exactly 127.0.0.1 unless the knob asks for a plain aiortc server's candidates.
+        with loopback_only(not self.knobs.ice_interfaces):
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
             transceiver = next(t for t in pc.getTransceivers() if t.kind == "audio")
             listen = self._on_packet if self.knobs.mode is not AgentMode.PLAYBACK else _ignore

@@ -51,6 +51,10 @@ def serve_command(
         help="Soak: refuse each offer with this probability (seeded).", min=0, max=1)] = 0.0,
     leak_kb_per_call: Annotated[float, typer.Option(
         help="Soak: keep this many kB for good on every call answered.", min=0)] = 0.0,
+    ice_interfaces: Annotated[bool, typer.Option(
+        help="WebRTC: offer this machine's interface addresses and no 127.0.0.1, as a plain "
+             "aiortc server does (default: exactly 127.0.0.1). Reproduces a loopback endpoint "
+             "reached over another local address.")] = False,
 ) -> None:
     """Serve until interrupted."""
     try:
@@ -65,7 +69,7 @@ def serve_command(
         interrupt_min_speech_ms=interrupt_min_speech_ms, stop_on_any_sound=stop_on_any_sound,
         wrong_answers=wrong_answers, send_ahead_ms=send_ahead_ms,
         delay_drift_ms_per_min=delay_drift_ms_per_min, fail_after_s=fail_after, fail_rate=fail_rate,
-        leak_kb_per_call=leak_kb_per_call,
+        leak_kb_per_call=leak_kb_per_call, ice_interfaces=ice_interfaces,
     )
     if mode is AgentMode.TTS:  # the cascade loads Whisper and Piper: say which extra is missing, up front
         try:

@@ -98,6 +98,12 @@ class AgentKnobs:
     """Soak truth: refuse each offer with this probability (seeded by ``seed``)."""
     leak_kb_per_call: float = 0.0
     """Soak truth: keep this much memory for good on every call answered (a leak)."""
+    ice_interfaces: bool = False
+    """WebRTC: gather ICE candidates as a plain aiortc server does, offering this machine's
+    interface addresses and no 127.0.0.1 (aioice never offers it), instead of exactly
+    127.0.0.1. A caller on loopback then reaches the agent at an interface address: the
+    case a caller must record (``caller_info.network_path``) and not fail. On a machine
+    with no interface but loopback, 127.0.0.1 is still offered (there is nothing else)."""
     origin_ns: int | None = None
     """CLOCK_MONOTONIC of the first offer the agent received: the time base of the drift
     and ``fail_after_s`` knobs, so an agent started well before a soak drifts and fails

@@ -42,6 +42,7 @@ from harness.records import (
     EndpointEvent,
     Failure,
     FailureKind,
+    JSONValue,
     SentUtterance,
     TransportSample,
 )
@@ -52,6 +53,7 @@ from harness.webrtc.ice import is_loopback_url, loopback_only, rtc_configuration
 from harness.webrtc.peer import new_peer_connection
 from harness.webrtc.playout import PacedAudioTrack, Playout
 from harness.webrtc.received import ReceivedStream, place_on_call_clock
+from harness.webrtc.selected import selected_pair_info
 from harness.webrtc.taps import ReceiveTap, SendTap
 
 log = logging.getLogger(__name__)
@@ -106,6 +108,8 @@ class _Call:
         self.player: ScenarioPlayer | None = None
         self.send_tap: SendTap | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.info: dict[str, JSONValue] = {}
+        """``caller_info``: the selected ICE pair and where it took the media."""
 
     def _on_start(self, origin_ns: int) -> None:
         if not self.origin.done():
@@ -166,6 +170,8 @@ class _Call:
             ) from None
         if self.broken.is_set():
             raise _CallBroken(FailureKind.ICE_FAILED, self.broken_reason)
+        self.info.update(selected_pair_info(transceiver.receiver.transport.transport,
+                                            endpoint_url=self.spec.endpoint.url) or {})
         self.player = ScenarioPlayer(self.steps, self.playout, self.activity, self.clock, origin,
                                      self.settings.player)
         self._spawn(self._sample_stats())
@@ -270,6 +276,7 @@ class _Call:
             send_timing=send_timing(self.track.handoff_errors_ns),
             failure=failure,
             dialect_info=dict(self.endpoint.info),
+            caller_info=dict(self.info),
             network=network_applied(self.endpoint, origin),
         )
         return CallArtifacts(recording=recording, caller_audio=caller_audio, received_audio=received)

@@ -44,6 +44,12 @@ def loopback_only(enabled: bool = True) -> Iterator[None]:
         _loopback_only.reset(token)
 
 
+def interface_addresses() -> list[str]:
+    """This machine's addresses other than 127.0.0.1 and ::1 (IPv4 and global IPv6): what
+    aioice offers by itself, outside ``loopback_only`` (empty with only loopback)."""
+    return list(_original_get_host_addresses(True, True))
+
+
 def is_loopback_url(url: str) -> bool:
     host = urlsplit(url).hostname or ""
     if host == "localhost":

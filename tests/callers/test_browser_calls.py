@@ -5,8 +5,9 @@ voiced sample reached it, when its answer's first sample left). Tolerances, from
 issue: the browser's network-edge turn latency is within 15 ms (median) of the truth,
 and its as-heard latency exceeds the network edge by the jitter-buffer delay Chromium's
 getStats reports, within 20 ms (median). Also: the two callers give the same barge-in
-verdicts, a missing Chromium and a browser killed mid-call are recorded failures, and a
-call after a crash works.
+verdicts, a missing Chromium and a browser killed mid-call are recorded failures, a
+call after a crash works, and a loopback endpoint whose media address is another
+interface is reached there and says so (``caller_info.network_path``), not failed.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ from harness.records import (
 from harness.scoring import score_call
 from harness.store.serialize import from_json, to_json
 from harness.validity import ValiditySettings, judge
+from harness.webrtc.ice import interface_addresses
+from harness.webrtc.path import LOOPBACK, NON_LOOPBACK, host_of
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 TIMED_AGAINST_CHROMIUM = pytest.mark.alone
@@ -185,6 +188,7 @@ def test_smoke_call_records_everything_like_the_aiortc_caller(corpus: Corpus, st
     pair = rec.caller_info["ice_pair"]
     assert isinstance(pair, dict)
     assert str(pair["local"]).startswith("127.0.0.1:") and str(pair["remote"]).startswith("127.0.0.1:")
+    assert rec.caller_info["network_path"] == LOOPBACK
     assert from_json(CallRecording, to_json(rec)) == rec
     measured = {m.metric for m in score_call(rec, scenario, art.received_audio).measurements}
     assert "turn_latency_ms" in measured
@@ -314,9 +318,18 @@ def test_get_user_media_mode_refuses_live_triggers(corpus: Corpus) -> None:
 
 @TIMED_AGAINST_CHROMIUM
 def test_cutoff_verdicts_match_the_aiortc_caller(corpus: Corpus, start_agent) -> None:  # type: ignore[no-untyped-def]
+    """Also: both callers reach a loopback endpoint over another local address (issue 12).
+
+    The agents gather like a plain aiortc server (``--ice-interfaces``: this machine's
+    interface addresses, no 127.0.0.1), so each call's media goes to an interface address
+    while its URL is loopback: the call must work and say so in ``network_path`` (the
+    smoke test covers the loopback path).
+    """
     # Endpointing 600 ms: a 300 ms pause inside the caller's turn is never cut off, a
     # 1500 ms one always is (the agent's own log is checked by tests/metrics).
-    agents = {kind: start_agent("--endpointing-ms", "600") for kind in (CallerKind.BROWSER, CallerKind.AIORTC)}
+    interfaces = interface_addresses()  # none: the agent can only offer 127.0.0.1
+    agents = {kind: start_agent("--endpointing-ms", "600", "--ice-interfaces")
+              for kind in (CallerKind.BROWSER, CallerKind.AIORTC)}
     scenario = say_scenario("browser-cutoff", ["pause_300", "pause_1500"], reply_quiet_ms=1800)
 
     async def main() -> list[CallArtifacts]:
@@ -327,13 +340,20 @@ def test_cutoff_verdicts_match_the_aiortc_caller(corpus: Corpus, start_agent) ->
                                            endpoint=local_endpoint(agent.url, str(kind)), caller=kind))
                 for kind, agent in agents.items())))
 
-    curves = {}
+    curves, paths = {}, {}
     for art in asyncio.run(main()):
         rec = art.recording
-        assert rec.failure is None, (rec.caller, rec.failure)
+        assert rec.failure is None, (rec.caller, rec.failure, rec.caller_info.get("ice_pair"))
         measured = score_call(rec, scenario, art.received_audio).measurements
         curves[rec.caller] = {m.metric: m.value for m in measured if m.metric.startswith("cutoff_pause_")}
-    print("cutoff by pause (browser, aiortc):", curves)
+        assert any(m.metric == "turn_latency_ms" and m.value is not None for m in measured), (rec.caller, measured)
+        pair, path = rec.caller_info["ice_pair"], str(rec.caller_info["network_path"])
+        assert isinstance(pair, dict)
+        paths[rec.caller] = (pair, path)
+        if interfaces:
+            assert host_of(str(pair["remote"])) in interfaces, (rec.caller, pair)
+            assert path.startswith(f"{NON_LOOPBACK}: ") and "the endpoint URL is loopback" in path, (rec.caller, path)
+    print("cutoff by pause (browser, aiortc):", curves, "media paths:", paths)
     expected = {"cutoff_pause_300ms": 0.0, "cutoff_pause_1500ms": 1.0}
     assert curves == {CallerKind.BROWSER: expected, CallerKind.AIORTC: expected}
 

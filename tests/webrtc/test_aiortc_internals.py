@@ -40,6 +40,8 @@ aiortc  RTCRtpReceiver._handle_rtp_packet(packet, arrival_time_ms),
         RTCRtpReceiver.__remote_streams, rtcrtpreceiver.StreamStatistics   harness/webrtc/taps.py ReceiveTap
 aiortc  RTCIceTransport._connection, ._recv                   harness/webrtc/arrivals.py
 aioice  Connection._protocols, StunProtocol.transport         harness/webrtc/arrivals.py
+aioice  Connection._nominated (component -> CandidatePair .local_addr/.remote_addr/
+        .local_candidate/.remote_candidate)                  harness/webrtc/selected.py (read only)
 aioice  ice.get_host_addresses(use_ipv4, use_ipv6)            harness/webrtc/ice.py
 asyncio _SelectorDatagramTransport._sock/_sock_fd/_loop, loop._add_reader/_remove_reader
                                                               harness/webrtc/arrivals.py"""
@@ -124,6 +126,10 @@ async def _missing_internals() -> list[str]:
         connection = getattr(ice_transport, "_connection", None)
         need(isinstance(getattr(connection, "_protocols", None), list), "aioice Connection._protocols (list)")
         need(inspect.iscoroutinefunction(getattr(ice_transport, "_recv", None)), "RTCIceTransport._recv (async)")
+        need(isinstance(getattr(connection, "_nominated", None), dict), "aioice Connection._nominated (dict)")
+        need(all(isinstance(getattr(aioice.ice.CandidatePair, name, None), property)
+                 for name in ("local_addr", "remote_addr", "local_candidate")),
+             "aioice CandidatePair.local_addr/.remote_addr/.local_candidate (properties)")
         need(_accepts(aioice.ice.get_host_addresses, "use_ipv4", "use_ipv6"),
              "aioice.ice.get_host_addresses(use_ipv4, use_ipv6)")
         need("transport" in inspect.getsource(aioice.ice.StunProtocol.connection_made),

@@ -38,6 +38,7 @@ from harness.callers.script import ResolvedStep
 from harness.endpoints.base import EndpointError, WebRTCEndpoint
 from harness.records import CallerKind, CallSpec, Failure, FailureKind, JSONValue
 from harness.webrtc.ice import is_loopback_url
+from harness.webrtc.path import pair_info
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -171,7 +172,7 @@ class BrowserCall:
                     deadline = time.monotonic() + s.connect_timeout_s + 1.0
                 case ConnectedMessage():
                     self.connected = True
-                    self._check_pair(msg.pair)
+                    self._record_pair(msg.pair)
                     await self.session.send(PlayMessage())
                     deadline = time.monotonic() + call_time_bound_s(self.steps, s.player)
                 case StateMessage():
@@ -209,18 +210,17 @@ class BrowserCall:
             return _Broken(FailureKind.ICE_FAILED, text)
         return _Broken(FailureKind.CALLER_ERROR, f"caller page error: {text}")
 
-    def _check_pair(self, pair: CandidatePair | None) -> None:
-        """Record the ICE pair; a loopback endpoint must be reached over loopback."""
+    def _record_pair(self, pair: CandidatePair | None) -> None:
+        """Record the ICE pair and where it took the media; never fails the call.
+
+        A loopback endpoint whose media address is another interface (a plain aiortc
+        server offers no 127.0.0.1 candidate) is reached there: that is the endpoint's
+        path, said in ``network_path``, not a broken call.
+        """
         if pair is None:
             return
-        self.info["ice_pair"] = {"local": pair.local, "local_type": pair.local_type,
-                                 "remote": pair.remote, "remote_type": pair.remote_type}
-        remote = pair.remote or ""
-        host = remote.rsplit(":", 1)[0].strip("[]")
-        url = f"http://[{host}]/" if ":" in host else f"http://{host}/"
-        if is_loopback_url(self.spec.endpoint.url) and not is_loopback_url(url):
-            raise _Broken(FailureKind.ICE_FAILED,
-                          f"a loopback endpoint was reached at {remote!r}, not over loopback")
+        self.info.update(pair_info(pair.local, pair.local_type, pair.remote, pair.remote_type,
+                                   endpoint_url=self.spec.endpoint.url))
 
     async def _wrap_up(self, lease: Lease) -> None:
         """Let the page flush, re-check the clock, hang up; never raises, never hangs."""
