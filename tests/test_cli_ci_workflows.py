@@ -114,8 +114,10 @@ def simulate(job: dict[str, Any], tmp: Path, secrets: Mapping[str, str] = {},
         script = step.get("run")
         if script is None or "voice-harness" not in script or not _runs(step.get("if"), env):
             continue
+        # Background stubs (``agent serve ... &``) log their command line as they start: wait
+        # for them, or a busy machine reads the log first (a CI run lost a serve line so).
         done = subprocess.run(
-            [*BASH, "-c", _expr(script)], cwd=work, capture_output=True, text=True, timeout=60,
+            [*BASH, "-c", f"{_expr(script)}\nstatus=$?\nwait\nexit $status"], cwd=work, capture_output=True, text=True, timeout=60,
             env={**os.environ, **env, "PATH": f"{bin_dir}:{os.environ['PATH']}", "VH_STUB_LOG": str(log),
                  "VH_STUB_CHECK": check, "GITHUB_ENV": str(github_env),
                  "GITHUB_OUTPUT": str(tmp / "github_output")})
