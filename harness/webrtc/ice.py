@@ -50,14 +50,20 @@ def interface_addresses() -> list[str]:
     return list(_original_get_host_addresses(True, True))
 
 
-def is_loopback_url(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
+def is_loopback_host(host: str | None) -> bool:
+    """``localhost`` or a loopback address (IPv4 or IPv6); a name is never guessed at."""
+    if host is None:
+        return False
     if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def is_loopback_url(url: str) -> bool:
+    return is_loopback_host(urlsplit(url).hostname)
 
 
 def rtc_configuration(ice_servers: list[str] | None = None) -> RTCConfiguration:

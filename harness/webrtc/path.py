@@ -13,10 +13,8 @@ Pure: addresses in, text out (the callers read the pair, each in its own way).
 
 from __future__ import annotations
 
-import ipaddress
-
 from harness.records import JSONValue
-from harness.webrtc.ice import is_loopback_url
+from harness.webrtc.ice import is_loopback_host, is_loopback_url
 
 LOOPBACK = "loopback"
 """Both ends of the selected pair are loopback addresses."""
@@ -32,17 +30,6 @@ def host_of(address: str | None) -> str | None:
     if not sep or not port.isdigit():
         return address.strip("[]")
     return host.strip("[]")
-
-
-def is_loopback_host(host: str | None) -> bool:
-    if host is None:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def network_path(local: str | None, remote: str | None, *, endpoint_url: str,
