@@ -33,6 +33,7 @@ that was not.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import sys
 import threading
@@ -87,6 +88,19 @@ def raise_priority(enabled: bool = True, *, threads_inherit: bool = False,
             except OSError:
                 pass
     return describe_scheduling()
+
+
+def freeze_startup_heap() -> None:
+    """Keep what start-up allocated out of every later full garbage collection.
+
+    A full (generation 2) collection walks every tracked object while holding the GIL,
+    and the loop that paces audio waits for it: in a process that has loaded Ray and a
+    test session (about 200 000 objects) one took 229 ms, and an in-process call sent
+    with a send-error p99 of 194 ms (measured here with ``gc.callbacks``). What a worker
+    loaded before its first call (corpus, codecs, libraries) lives as long as the
+    process, so it is frozen into the permanent generation; what calls allocate later is
+    still collected, over a heap a fraction of the size. Undo with ``gc.unfreeze``."""
+    gc.freeze()
 
 
 def follow_worker_priority() -> None:

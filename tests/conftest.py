@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,14 +12,16 @@ import pytest
 from harness.agent.process import AgentProcess
 from harness.corpus.defaults import default_corpus
 from harness.corpus.model import Corpus
-from harness.priority import raise_priority, restore_priority, save_priority
+from harness.priority import freeze_startup_heap, raise_priority, restore_priority, save_priority
 
 
 @pytest.fixture(autouse=True)
 def _callers_run_realtime(request: pytest.FixtureRequest) -> Iterator[None]:
     """A test that places real calls gives the callers it runs in this process the
     protection the harness gives its caller workers (``harness/priority.py``): its loop
-    thread real-time while the test runs, restored after.
+    thread real-time while the test runs, restored after, and the session's heap frozen out
+    of full collections (a test process that had loaded Ray paused its loop 229 ms for
+    one, and an in-process call read a turn 45.7 ms off the agent's truth).
 
     Not for a test marked ``driver``: its calls play in caller worker processes (the
     CLI's ``run``, an executor) whose loops are real-time themselves, and its own
@@ -32,9 +35,11 @@ def _callers_run_realtime(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     saved, interval = save_priority(), sys.getswitchinterval()
     raise_priority()
+    freeze_startup_heap()
     try:
         yield
     finally:
+        gc.unfreeze()
         restore_priority(saved, interval)
 
 

@@ -6,6 +6,7 @@ test process itself is never changed.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import subprocess
@@ -22,6 +23,7 @@ from harness.priority import (
     RAISED_NICENESS,
     REALTIME_PRIORITY,
     children_at_normal_priority,
+    freeze_startup_heap,
     promote_helper_threads,
     raise_priority,
 )
@@ -112,3 +114,18 @@ def test_a_worker_loops_threads_inherit_realtime_but_processes_started_in_the_bl
     assert after == os.SCHED_RR, "after the block, threads inherit again (no reset flag)"
     assert promoted == 1, "the one thread left at normal priority is promoted"
     assert promoted_policy == (os.SCHED_RR | os.SCHED_RESET_ON_FORK, HELPER_PRIORITY)
+
+
+def test_the_startup_heap_leaves_the_collections_a_call_can_meet() -> None:
+    """What a worker loaded before its calls is out of every generation a collection
+    walks (the permanent one), and what it allocates afterwards is still collected."""
+    loaded = [[i] for i in range(50_000)]  # a corpus's worth of small objects (lists: always tracked)
+    try:
+        freeze_startup_heap()
+        walked = {id(o) for generation in range(3) for o in gc.get_objects(generation)}
+        assert gc.get_freeze_count() >= len(loaded)
+        assert not any(id(o) in walked for o in loaded[::1000])
+        later = [[-1]]
+        assert id(later[0]) in {id(o) for o in gc.get_objects(0)}
+    finally:
+        gc.unfreeze()

@@ -30,7 +30,12 @@ from harness.agent.listener import DialectListener
 from harness.agent.truth import TruthLog
 from harness.agent.ws_call import WsAgentCall
 from harness.agent.ws_server import WsRoutes
-from harness.priority import REFERENCE_AGENT_PRIORITY, describe_scheduling, raise_priority
+from harness.priority import (
+    REFERENCE_AGENT_PRIORITY,
+    describe_scheduling,
+    freeze_startup_heap,
+    raise_priority,
+)
 
 log = logging.getLogger(__name__)
 
@@ -282,6 +287,7 @@ async def serve(host: str, port: int, knobs: AgentKnobs, truth_path: Path | None
     listener = DialectListener(runner.server, server.ws.route, host, port)
     bound = await listener.start([sock for sock in (shared, private) if sock is not None])
     url = f"http://{host}:{bound}"
+    freeze_startup_heap()  # its loop stamps the truth: no full collection over the start-up heap
     if on_ready is not None:
         on_ready(url)
     else:

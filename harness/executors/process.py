@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import queue
 import signal
@@ -39,6 +38,7 @@ from harness.executors.worker import CallWorker, WorkerConfig
 from harness.priority import (
     children_at_normal_priority,
     follow_worker_priority,
+    freeze_startup_heap,
     promote_helper_threads,
     raise_priority,
 )
@@ -163,9 +163,7 @@ async def _serve(conn: Connection, config: WorkerConfig, admission: AdmissionSet
         out.send(WorkerFailed(reason=f"caller worker could not start: {type(exc).__name__}: {exc}"))
         out.close()
         return
-    # What start-up allocated lives as long as the process: keep it out of every
-    # collection, so a full collection does not walk it while frames are due.
-    gc.freeze()
+    freeze_startup_heap()  # a full collection must not walk it while frames are due
     promote_helper_threads()  # the threads start-up made at normal priority (a pool's feeders)
     out.send(WorkerReady(info=worker.info))
     serve = _Serve(conn, worker, admission, out)

@@ -45,7 +45,7 @@ from harness.executors.base import FinishedCall, OnFinished, OnStarted
 from harness.executors.corpus_bundle import CorpusBundle, pack_corpus, unpack_corpus
 from harness.executors.ray_nodes import CallerNode, caller_nodes
 from harness.executors.worker import CallWorker, WorkerConfig
-from harness.priority import raise_priority
+from harness.priority import freeze_startup_heap, raise_priority
 from harness.records import CallSpec, Failure, FailureKind, WorkerInfo
 
 __all__ = [
@@ -91,6 +91,7 @@ class CallActor:
         corpus_dir = await asyncio.to_thread(unpack_corpus, corpus)
         worker = CallWorker(dataclasses.replace(self._config, corpus_dir=corpus_dir))
         await worker.start()
+        freeze_startup_heap()  # Ray's own heap too: a full collection would stall the calls
         self._worker = worker
         return worker.info
 

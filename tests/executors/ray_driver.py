@@ -10,8 +10,10 @@ recording and audio into one run folder, score the call, append its measurements
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import statistics
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ from harness.agent.truth import truth_turns
 from harness.corpus.model import Corpus
 from harness.executors.base import Executor, FinishedCall, OnFinished, OnStarted
 from harness.executors.worker import CallWorker, WorkerConfig
+from harness.priority import freeze_startup_heap, raise_priority, restore_priority, save_priority
 from harness.records import (
     CallerKind,
     CallRecording,
@@ -120,6 +123,9 @@ class InProcessExecutor:
 
     It hands the calls back only after all of them ended, so the driver's scoring never
     runs in the event loop that paces live calls (the disturbance issue 10 is about).
+    While the calls play, this thread has what a caller worker gives its loop: real-time
+    scheduling and the start-up heap frozen out of full collections (a test process that
+    had loaded Ray paused 229 ms for one); restored after, for the driver's own work.
     """
 
     def __init__(self, corpus: Corpus, concurrency: int) -> None:
@@ -128,16 +134,24 @@ class InProcessExecutor:
 
     async def run(self, specs: Sequence[CallSpec], on_finished: OnFinished,
                   on_started: OnStarted | None = None) -> None:
-        await self._worker.start()
-        gate = asyncio.Semaphore(self._concurrency)
+        saved, interval = save_priority(), sys.getswitchinterval()
+        raise_priority()
+        try:
+            await self._worker.start()
+            freeze_startup_heap()
+            gate = asyncio.Semaphore(self._concurrency)
 
-        async def one(spec: CallSpec) -> FinishedCall:
-            async with gate:
-                if on_started is not None:
-                    await on_started(spec, self._worker.info)
-                return await self._worker.run_call(spec)
+            async def one(spec: CallSpec) -> FinishedCall:
+                async with gate:
+                    if on_started is not None:
+                        await on_started(spec, self._worker.info)
+                    return await self._worker.run_call(spec)
 
-        for finished in await asyncio.gather(*(one(s) for s in specs)):
+            finished_calls = await asyncio.gather(*(one(s) for s in specs))
+        finally:
+            gc.unfreeze()
+            restore_priority(saved, interval)
+        for finished in finished_calls:
             await on_finished(finished)
 
     async def aclose(self) -> None:
