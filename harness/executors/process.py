@@ -17,7 +17,6 @@ import queue
 import signal
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 
 from harness.callers.base import failed_artifacts
@@ -34,14 +33,8 @@ from harness.executors.messages import (
     WorkerFailed,
     WorkerReady,
 )
-from harness.executors.worker import CallWorker, WorkerConfig
-from harness.priority import (
-    children_at_normal_priority,
-    follow_worker_priority,
-    freeze_startup_heap,
-    promote_helper_threads,
-    raise_priority,
-)
+from harness.executors.worker import CallWorker, WorkerConfig, start_paced_worker
+from harness.priority import follow_worker_priority
 from harness.records import CallSpec, Failure, FailureKind
 from harness.redact import install_log_redaction
 
@@ -83,10 +76,7 @@ def worker_main(conn: Connection, config: WorkerConfig, admission: AdmissionSett
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=log_level, format="worker %(process)d: %(levelname)s %(name)s: %(message)s")
     install_log_redaction()  # a spawned process does not inherit the driver's
-    # This thread runs the loop that paces every call's audio; threads it starts during
-    # calls inherit its priority, processes never (see harness.priority).
-    raise_priority(config.realtime, threads_inherit=True)
-    try:
+    try:  # this thread runs the loop that paces every call's audio (start_paced_worker)
         asyncio.run(_serve(conn, config, admission))
     finally:
         with contextlib.suppress(OSError):
@@ -152,19 +142,13 @@ class _Serve:
 
 async def _serve(conn: Connection, config: WorkerConfig, admission: AdmissionSettings) -> None:
     loop = asyncio.get_running_loop()
-    loop.set_default_executor(ThreadPoolExecutor(max_workers=4, thread_name_prefix="worker-io",
-                                                 initializer=follow_worker_priority))
     out = _Outbox(conn)
-    worker = CallWorker(config)
     try:
-        with children_at_normal_priority():  # a scoring pool, Chromium's driver, a corpus build
-            await worker.start()
+        worker = await start_paced_worker(config)
     except Exception as exc:
         out.send(WorkerFailed(reason=f"caller worker could not start: {type(exc).__name__}: {exc}"))
         out.close()
         return
-    freeze_startup_heap()  # a full collection must not walk it while frames are due
-    promote_helper_threads()  # the threads start-up made at normal priority (a pool's feeders)
     out.send(WorkerReady(info=worker.info))
     serve = _Serve(conn, worker, admission, out)
     loop.add_reader(conn.fileno(), serve.on_readable)

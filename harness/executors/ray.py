@@ -44,8 +44,7 @@ from harness.corpus.defaults import default_corpus
 from harness.executors.base import FinishedCall, OnFinished, OnStarted
 from harness.executors.corpus_bundle import CorpusBundle, pack_corpus, unpack_corpus
 from harness.executors.ray_nodes import CallerNode, caller_nodes
-from harness.executors.worker import CallWorker, WorkerConfig
-from harness.priority import freeze_startup_heap, raise_priority
+from harness.executors.worker import CallWorker, WorkerConfig, start_paced_worker
 from harness.records import CallSpec, Failure, FailureKind, WorkerInfo
 
 __all__ = [
@@ -87,11 +86,9 @@ class CallActor:
         self._worker: CallWorker | None = None
 
     async def start(self, corpus: CorpusBundle) -> WorkerInfo:
-        raise_priority(self._config.realtime)  # the actor's loop thread: the one that paces audio
         corpus_dir = await asyncio.to_thread(unpack_corpus, corpus)
-        worker = CallWorker(dataclasses.replace(self._config, corpus_dir=corpus_dir))
-        await worker.start()
-        freeze_startup_heap()  # Ray's own heap too: a full collection would stall the calls
+        # The actor's loop thread paces audio, as a worker process's does.
+        worker = await start_paced_worker(dataclasses.replace(self._config, corpus_dir=corpus_dir))
         self._worker = worker
         return worker.info
 

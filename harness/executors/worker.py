@@ -19,6 +19,7 @@ import os
 import socket
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,7 +33,14 @@ from harness.endpoints.transport import caller_for
 from harness.executors.base import FinishedCall
 from harness.executors.loop_lag import LoopLagProbe
 from harness.executors.scoring import PoolScorer, corpus_texts
-from harness.priority import describe_scheduling
+from harness.priority import (
+    children_at_normal_priority,
+    describe_scheduling,
+    follow_worker_priority,
+    freeze_startup_heap,
+    promote_helper_threads,
+    raise_priority,
+)
 from harness.records import (
     CallerKind,
     CallRecording,
@@ -216,3 +224,25 @@ def _block_loop(stall: LoopStall, info: WorkerInfo) -> None:
     log.warning("debug stall: blocked worker %s loop for %.0f ms", info.pid, (end - start) / 1e6)
     if stall.record is not None:
         stall.record.write_text(json.dumps({"pid": info.pid, "start_ns": start, "end_ns": end}))
+
+
+async def start_paced_worker(config: WorkerConfig) -> CallWorker:
+    """Make the running loop's thread a caller worker's, then start a ``CallWorker`` on it.
+
+    Wherever the loop runs (a worker process, a Ray actor), it gets the same protection
+    (``harness.priority``): real-time scheduling that the threads it starts during calls
+    inherit (``Thread.start`` waits for the new thread's first time slice), executor
+    threads one level below it (they hold the GIL encoding FLAC and summing send
+    timing: a Ray actor's executor threads left at normal priority held its loop 21-33
+    ms), processes at normal priority, and the start-up heap out of full collections.
+    Raises what ``CallWorker.start`` raises.
+    """
+    raise_priority(config.realtime, threads_inherit=True)
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(
+        max_workers=4, thread_name_prefix="worker-io", initializer=follow_worker_priority))
+    worker = CallWorker(config)
+    with children_at_normal_priority():  # a scoring pool, Chromium's driver, a corpus build
+        await worker.start()
+    freeze_startup_heap()  # a full collection must not walk it while frames are due
+    promote_helper_threads()  # the threads start-up made at normal priority (a pool's feeders)
+    return worker

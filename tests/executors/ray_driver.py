@@ -24,8 +24,8 @@ from support import CODEC_TERM_MS, local_endpoint
 from harness.agent.truth import truth_turns
 from harness.corpus.model import Corpus
 from harness.executors.base import Executor, FinishedCall, OnFinished, OnStarted
-from harness.executors.worker import CallWorker, WorkerConfig
-from harness.priority import freeze_startup_heap, raise_priority, restore_priority, save_priority
+from harness.executors.worker import CallWorker, WorkerConfig, start_paced_worker
+from harness.priority import restore_priority, save_priority
 from harness.records import (
     CallerKind,
     CallRecording,
@@ -123,29 +123,29 @@ class InProcessExecutor:
 
     It hands the calls back only after all of them ended, so the driver's scoring never
     runs in the event loop that paces live calls (the disturbance issue 10 is about).
-    While the calls play, this thread has what a caller worker gives its loop: real-time
-    scheduling and the start-up heap frozen out of full collections (a test process that
-    had loaded Ray paused 229 ms for one); restored after, for the driver's own work.
+    While the calls play, this thread has what a caller worker gives its loop
+    (``start_paced_worker``: real-time scheduling, the start-up heap frozen out of full
+    collections; a test process that had loaded Ray paused 229 ms for one); restored
+    after, for the driver's own work.
     """
 
     def __init__(self, corpus: Corpus, concurrency: int) -> None:
-        self._worker = CallWorker(WorkerConfig(corpus_dir=corpus.root))
+        self._config = WorkerConfig(corpus_dir=corpus.root)
+        self._worker: CallWorker | None = None
         self._concurrency = concurrency
 
     async def run(self, specs: Sequence[CallSpec], on_finished: OnFinished,
                   on_started: OnStarted | None = None) -> None:
         saved, interval = save_priority(), sys.getswitchinterval()
-        raise_priority()
         try:
-            await self._worker.start()
-            freeze_startup_heap()
+            worker = self._worker = await start_paced_worker(self._config)
             gate = asyncio.Semaphore(self._concurrency)
 
             async def one(spec: CallSpec) -> FinishedCall:
                 async with gate:
                     if on_started is not None:
-                        await on_started(spec, self._worker.info)
-                    return await self._worker.run_call(spec)
+                        await on_started(spec, worker.info)
+                    return await worker.run_call(spec)
 
             finished_calls = await asyncio.gather(*(one(s) for s in specs))
         finally:
@@ -155,7 +155,8 @@ class InProcessExecutor:
             await on_finished(finished)
 
     async def aclose(self) -> None:
-        await self._worker.aclose()
+        if self._worker is not None:
+            await self._worker.aclose()
 
 
 def agent_call_id(rec: CallRecording) -> str:
