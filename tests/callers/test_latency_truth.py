@@ -62,9 +62,9 @@ def _errors(artifacts: CallArtifacts, truth: list[TruthTurn], corpus: Corpus,
         assert len(match) == 1, f"turn {sent.step_index}: {len(match)} agent turns match"
         if match[0] in off_knobs:
             continue  # the agent itself was off its knobs: no truth to hold this turn to
-        value = measured.get(sent.step_index)
-        assert value is not None and match[0].latency_ms is not None
-        errors.append(value - match[0].latency_ms - CODEC_TERM_MS)
+        value, truth_ms = measured.get(sent.step_index), match[0].voiced_latency_ms
+        assert value is not None and truth_ms is not None
+        errors.append(value - truth_ms - CODEC_TERM_MS)
     return errors
 
 
