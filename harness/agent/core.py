@@ -45,15 +45,20 @@ _ONSET_LOOKBACK = 2 * 960
 VOICED_SEARCH_SAMPLES = SAMPLE_RATE
 """How much of an answer's start is searched for its first voiced sample (1 s, about 1 ms
 of the segmenter's time, once a turn)."""
+_VOICED_PAD = SAMPLE_RATE // 10
 
 
 def first_voiced(reply: Float32Audio) -> int:
     """The answer's first voiced sample, as an offset into ``reply``: the harness's
     segmenter (default parameters) on the answer as sent, as the caller's speech
-    boundaries are the segmenter's on the clip it sends (the corpus manifest). 0 when
-    it finds no speech in the first ``VOICED_SEARCH_SAMPLES``."""
-    segments = segment_speech(reply[:VOICED_SEARCH_SAMPLES], SAMPLE_RATE, SegmentationParams())
-    return segments[0].start if segments else 0
+    boundaries are the segmenter's on the clip it sends (the corpus manifest). The
+    answer is met after ``_VOICED_PAD`` of silence, as a caller's detector meets it (at
+    sample 0 the detector's floor starts at its absolute level, which put the onset up
+    to 4 ms later on the built-in corpus). 0 when it finds no speech in the first
+    ``VOICED_SEARCH_SAMPLES``."""
+    padded = np.concatenate([np.zeros(_VOICED_PAD, dtype=np.float32), reply[:VOICED_SEARCH_SAMPLES]])
+    segments = segment_speech(padded, SAMPLE_RATE, SegmentationParams())
+    return max(segments[0].start - _VOICED_PAD, 0) if segments else 0
 
 
 @dataclass(slots=True)
