@@ -24,6 +24,8 @@ import numpy as np
 from harness.agent.knobs import AgentKnobs
 from harness.agent.truth import TruthLog
 from harness.agent.turns import TurnBounds, TurnDetector
+from harness.analysis.segmentation import segment_speech
+from harness.records import SegmentationParams
 from harness.webrtc.audio import SAMPLE_RATE, Float32Audio
 from harness.webrtc.playout import Playout
 from harness.webrtc.received import time_of_sample
@@ -40,6 +42,23 @@ _ONSET_LOOKBACK = 2 * 960
 """Samples before a packet's frame end that it may carry (its frame, and libopus's
 312-sample delay reaching into the one before)."""
 """Maps an outgoing sample to when it plays at the far end, if the piece just sent carries it."""
+VOICED_SEARCH_SAMPLES = SAMPLE_RATE
+"""How much of an answer's start is searched for its first voiced sample (1 s, about 1 ms
+of the segmenter's time, once a turn)."""
+_VOICED_PAD = SAMPLE_RATE // 10
+
+
+def first_voiced(reply: Float32Audio) -> int:
+    """The answer's first voiced sample, as an offset into ``reply``: the harness's
+    segmenter (default parameters) on the answer as sent, as the caller's speech
+    boundaries are the segmenter's on the clip it sends (the corpus manifest). The
+    answer is met after ``_VOICED_PAD`` of silence, as a caller's detector meets it (at
+    sample 0 the detector's floor starts at its absolute level, which put the onset up
+    to 4 ms later on the built-in corpus). 0 when it finds no speech in the first
+    ``VOICED_SEARCH_SAMPLES``."""
+    padded = np.concatenate([np.zeros(_VOICED_PAD, dtype=np.float32), reply[:VOICED_SEARCH_SAMPLES]])
+    segments = segment_speech(padded, SAMPLE_RATE, SegmentationParams())
+    return max(segments[0].start - _VOICED_PAD, 0) if segments else 0
 
 
 @dataclass(slots=True)
@@ -48,10 +67,14 @@ class PendingReply:
     response_id: str
     onset_sample: int
     end_sample: int
+    voiced_sample: int | None = None
+    """Its first voiced sample (``first_voiced``); None: its first sample."""
     started: bool = False
     """Its first sample was sent (lost or not): the agent is talking."""
     heard: bool = False
     """A packet carrying some of it reached the network edge: its onset is logged."""
+    voiced_heard: bool = False
+    """Its voiced onset is logged."""
     cut_sample: int | None = None
     """Where an interruption silenced it (the first sample not sent)."""
     stopped: bool = False
@@ -234,10 +257,11 @@ class AgentCallCore:
     def _answer(self, turn: int, response_id: str, reply: Float32Audio, target_ns: int,
                 truth: dict[str, Any]) -> None:
         onset = self._schedule(reply, target_ns)
-        self._replies.append(
-            PendingReply(turn=turn, response_id=response_id, onset_sample=onset, end_sample=onset + reply.size)
-        )
-        self.truth.write("turn", **truth, reply_samples=int(reply.size), onset_sample=onset)
+        voiced = onset + first_voiced(reply)
+        self._replies.append(PendingReply(turn=turn, response_id=response_id, onset_sample=onset,
+                                          end_sample=onset + reply.size, voiced_sample=voiced))
+        self.truth.write("turn", **truth, reply_samples=int(reply.size), onset_sample=onset,
+                         voiced_sample=voiced)
 
     def sample_at(self, target_ns: int) -> int:
         """The outgoing sample that plays at ``target_ns`` (never one already sent)."""
@@ -261,6 +285,8 @@ class AgentCallCore:
                 self.send_event("output_audio_buffer.started", response_id=reply.response_id)
             if reply.started and not reply.heard and not lost:
                 self._log_onset(reply, carried, frame_end)
+            if reply.started and not reply.voiced_heard and not lost:
+                self._log_voiced(reply, carried, frame_end)
             end_ns = carried(reply.end_sample)
             if reply.started and not reply.stopped and not reply.stop_by_flush and end_ns is not None:
                 self.reply_ended(reply, end_ns)
@@ -281,6 +307,23 @@ class AgentCallCore:
         onset_ns = carried(first)
         self.truth.write("answer_onset", call_id=self.call_id, turn=reply.turn, onset_ns=onset_ns,
                          onset_lost_ms=round((first - reply.onset_sample) * 1000 / SAMPLE_RATE, 3))
+
+    def _log_voiced(self, reply: PendingReply, carried: Carried, frame_end: int) -> None:
+        """The same for the answer's first *voiced* sample (``answer_voiced``): the truth of
+        turn latency, which runs to the onset of the agent's speech as the caller's end is
+        its last voiced sample. The first sample of an answer is often a few ms of lead-in
+        below any detector's level; a caller finds the sound where it becomes speech, and
+        under jitter the two can sit in packets that left up to the jitter apart, which a
+        truth at the first sample put on the error (docs/timing.md)."""
+        voiced = reply.onset_sample if reply.voiced_sample is None else reply.voiced_sample
+        first = next((s for s in range(max(voiced, frame_end - _ONSET_LOOKBACK), frame_end)
+                      if s < reply.end_sample and carried(s) is not None), None)
+        if first is None:
+            return
+        reply.voiced_heard = True
+        self.truth.write("answer_voiced", call_id=self.call_id, turn=reply.turn, voiced_ns=carried(first),
+                         voiced_offset_ms=round((voiced - reply.onset_sample) * 1000 / SAMPLE_RATE, 3),
+                         voiced_lost_ms=round((first - voiced) * 1000 / SAMPLE_RATE, 3))
 
     def reply_ended(self, reply: PendingReply, stop_ns: int) -> None:
         """The reply's audio stops being playable at ``stop_ns`` (its end, or its cut)."""

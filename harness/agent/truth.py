@@ -64,10 +64,21 @@ class TruthTurn:
     endpointing_ms: float
     onset_ns: int | None
     """When the first answer sample left the agent's (emulated) network; None if never."""
+    voiced_onset_ns: int | None = None
+    """When the answer's first voiced sample left it (``answer_voiced``); None if never, or
+    in a log written before it was kept."""
 
     @property
     def latency_ms(self) -> float | None:
         return None if self.onset_ns is None else (self.onset_ns - self.speech_end_ns) / 1e6
+
+    @property
+    def voiced_latency_ms(self) -> float | None:
+        """Turn latency's truth: from the caller's last voiced sample to the answer's first
+        voiced sample (docs/timing.md); ``latency_ms`` when the log has no voiced onset."""
+        if self.voiced_onset_ns is None:
+            return self.latency_ms
+        return (self.voiced_onset_ns - self.speech_end_ns) / 1e6
 
 
 def truth_turns(path: Path, call_id: str | None = None) -> list[TruthTurn]:
@@ -76,6 +87,10 @@ def truth_turns(path: Path, call_id: str | None = None) -> list[TruthTurn]:
     onsets = {
         (str(r["call_id"]), int(r["turn"])): int(r["onset_ns"])  # type: ignore[arg-type]
         for r in rows if r.get("kind") == "answer_onset"
+    }
+    voiced = {
+        (str(r["call_id"]), int(r["turn"])): int(r["voiced_ns"])  # type: ignore[arg-type]
+        for r in rows if r.get("kind") == "answer_voiced"
     }
     turns = []
     for r in rows:
@@ -86,5 +101,6 @@ def truth_turns(path: Path, call_id: str | None = None) -> list[TruthTurn]:
             call_id=key[0], turn=key[1], speech_end_ns=int(r["speech_end_ns"]),  # type: ignore[arg-type]
             decided_ns=int(r["decided_ns"]), delay_ms=float(r["delay_ms"]),  # type: ignore[arg-type]
             endpointing_ms=float(r["endpointing_ms"]), onset_ns=onsets.get(key),  # type: ignore[arg-type]
+            voiced_onset_ns=voiced.get(key),
         ))
     return turns

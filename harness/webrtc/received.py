@@ -2,8 +2,19 @@
 
 aiortc's jitter buffer would add ~80 ms to every onset (and ~280 ms after one loss), so
 the harness decodes the packets itself as they arrive. RTP timestamps give the audio its
-continuity (a gap is silence of the missing length); the packet arrival times say when
-each piece of decoded sound came to exist at this peer.
+continuity; the packet arrival times say when each piece of decoded sound came to exist
+at this peer.
+
+A lost packet is concealed as every Opus receiver conceals it: libopus's own packet loss
+concealment fills its span (up to ``MAX_CONCEALED_SAMPLES``; the rest of a longer gap is
+silence), and the next packet decodes after it. PyAV has no call for it, but libopus
+treats a packet of its TOC byte alone as a lost frame of the TOC's duration (RFC 6716
+3.2.1), so one is fed in for every missing frame. Decoding a lost packet as digital
+silence instead split a reply's first 50 ms whenever a packet in it was lost: the part
+before the gap was too short to open a segment, and the onset read 20-70 ms late
+(``tests/webrtc/test_received.py``). The concealed span has no anchor of its own: it is
+the previous packet's sound carried on, placed where the stream continues from that
+packet.
 
 A caller's stream is anchored at arrival itself: the decoded sound of a packet exists
 only once the packet is here, and libopus's 312-sample delay (the decoded output lags
@@ -24,8 +35,32 @@ from dataclasses import dataclass
 import av
 import numpy as np
 
-from harness.webrtc.audio import SAMPLE_RATE, Float32Audio, samples_to_ns, to_float32
+from harness.webrtc.audio import (
+    FRAME_SAMPLES,
+    SAMPLE_RATE,
+    Float32Audio,
+    samples_to_ns,
+    to_float32,
+)
 from harness.webrtc.taps import ArrivedPacket
+
+MAX_CONCEALED_SAMPLES = 5 * FRAME_SAMPLES
+"""The longest gap libopus conceals (100 ms); the rest is silence. Its concealment fades
+within a few frames anyway, and a long gap (a sender that paused) would otherwise cost
+a decode per missing frame."""
+
+_CELT_FRAME_SAMPLES = (120, 240, 480, 960)
+_SILK_FRAME_SAMPLES = (480, 960, 1920, 2880)
+
+
+def opus_frame_samples(toc: int) -> int:
+    """Samples per frame (48 kHz) of an Opus packet's configuration (RFC 6716 3.1)."""
+    config = toc >> 3
+    if config < 12:
+        return _SILK_FRAME_SAMPLES[config % 4]
+    if config < 16:
+        return _SILK_FRAME_SAMPLES[config % 2]  # hybrid: 10 or 20 ms
+    return _CELT_FRAME_SAMPLES[config % 4]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,6 +97,8 @@ class ReceivedStream:
         self._codec_delay_ns = codec_delay_ns
         self._chunks: list[Float32Audio] = []
         self._length = 0
+        self._last_toc: int | None = None
+        self._concealed = 0
         self._ts0: int | None = None
         self._last_seq: int | None = None
         self._seen_seqs: set[int] = set()
@@ -94,10 +131,12 @@ class ReceivedStream:
         self._expected = seq - self._first_seq + 1
         index = (packet.timestamp - self._ts0) & 0xFFFFFFFF
         self._update_jitter(packet.arrival_ns, index)
-        decoded = self._decode(packet.payload)
         if index > self._length:
-            self._append(np.zeros(index - self._length, dtype=np.float32))
-        elif index < self._length:
+            self._conceal(index - self._length)
+        decoded = self._decode(packet.payload)
+        if packet.payload:
+            self._last_toc = packet.payload[0]
+        if index < self._length:
             decoded = decoded[self._length - index :]
             index = self._length
         if decoded.size == 0:
@@ -115,6 +154,11 @@ class ReceivedStream:
             self._chunks = [np.concatenate(self._chunks)]
         return self._chunks[0]
 
+    @property
+    def concealed(self) -> int:
+        """Samples filled by libopus's loss concealment."""
+        return self._concealed
+
     def stats(self) -> ReceiveStats:
         lost = max(0, self._expected - self._packets)  # duplicates never entered _packets
         return ReceiveStats(
@@ -128,6 +172,30 @@ class ReceivedStream:
     def _append(self, audio: Float32Audio) -> None:
         self._chunks.append(audio)
         self._length += audio.size
+
+    def _conceal(self, gap: int) -> None:
+        """Fill ``gap`` missing samples: libopus's concealment, one lost frame at a time
+        (a TOC-only packet, code 0, of the last packet's configuration), then silence."""
+        start = self._length
+        parts: list[Float32Audio] = []
+        filled = 0
+        if self._last_toc is not None:
+            toc = bytes([self._last_toc & 0xFC])
+            frame = opus_frame_samples(self._last_toc)
+            while filled + frame <= min(gap, MAX_CONCEALED_SAMPLES):
+                pcm = self._decode(toc)
+                if pcm.size != frame:  # not what libopus promises: keep the gap's length
+                    break
+                parts.append(pcm)
+                filled += frame
+        self._concealed += filled
+        if filled < gap:
+            parts.append(np.zeros(gap - filled, dtype=np.float32))
+        audio = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        self._append(audio)
+        if self._on_audio is not None:
+            at = time_of_sample(self.anchors, start) if self.anchors else 0
+            self._on_audio(audio, start, at)
 
     def _decode(self, payload: bytes) -> Float32Audio:
         try:
@@ -184,7 +252,15 @@ def place_on_call_clock(
     return placed, anchors
 
 
-__all__ = ["ReceiveStats", "ReceivedStream", "place_on_call_clock", "samples_to_ns", "time_of_sample"]
+__all__ = [
+    "MAX_CONCEALED_SAMPLES",
+    "ReceiveStats",
+    "ReceivedStream",
+    "opus_frame_samples",
+    "place_on_call_clock",
+    "samples_to_ns",
+    "time_of_sample",
+]
 
 
 def time_of_sample(anchors: list[tuple[int, int]] | tuple[tuple[int, int], ...], sample: int) -> int:
