@@ -30,17 +30,18 @@ demo: $(STAMP) browser
 	$(VENV)/bin/voice-harness demo
 
 # Tests without real calls two at a time; then the real-call tests (and the tests that
-# assert times on the real clock, marked `realclock`) one at a time: about 35 minutes on
-# 2 cores (34 min 26 s from a clean clone), and what CI runs. `make test-fast` is the 20-minute version (see below).
+# assert times on the real clock, marked `realclock`) one at a time: about 34 minutes on
+# 2 cores (33 min 29 s from a clean clone), and what CI runs. `make test-fast` is the 20-minute version (see below).
 test: $(STAMP) browser
 	$(VENV)/bin/voice-harness corpus build > /dev/null  # once, before any test wants it
 	$(PY) -m pytest -n 2 -m "not network and not realclock and not full" $(PYTEST_ARGS)
 	$(PY) -m pytest -m "(network or realclock) and not full" --durations=25 $(PYTEST_ARGS)
 
-# The same tests in three groups, under 20 minutes on 2 cores (a clean-clone CI run took
-# 19.4 min), but not yet reliable: in the next run three real-call tests side by side
-# read their truth off (a barge-in stop 104 ms from the agent's log, a WebSocket turn
-# with no truth, Chromium too slow for its kill test). CI runs `make test` until it is.
+# The same tests in three groups, under 20 minutes on 2 cores (clean-clone runs took
+# 19.4 and 18.6 min), but not reliable: two real-call files side by side on 2 cores
+# overload them. The 30 Nov 2026 run failed three (a Pipecat turn 31.7 ms off its log,
+# a plugin call flagged disturbed, a Ray call 32.8 ms off the truth) and a Hypothesis
+# deadline in the niced unit group. CI runs `make test`.
 # - tests without real calls, two at a time, at the lowest priority (nice 19) and beside
 #   the next group: they soak up the CPU the real-time calls leave idle (the calls use
 #   about one core of two); their output is printed when they end;
