@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import gc
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support import calls_in_this_thread
 
 from harness.agent.process import AgentProcess
 from harness.corpus.defaults import default_corpus
 from harness.corpus.model import Corpus
-from harness.priority import freeze_startup_heap, raise_priority, restore_priority, save_priority
+from harness.priority import freeze_startup_heap, raise_priority
 
 
 @pytest.fixture(autouse=True)
@@ -33,14 +32,10 @@ def _callers_run_realtime(request: pytest.FixtureRequest) -> Iterator[None]:
     if "network" not in marks or "driver" in marks:
         yield
         return
-    saved, interval = save_priority(), sys.getswitchinterval()
-    raise_priority()
-    freeze_startup_heap()
-    try:
+    with calls_in_this_thread():
+        raise_priority()
+        freeze_startup_heap()
         yield
-    finally:
-        gc.unfreeze()
-        restore_priority(saved, interval)
 
 
 @pytest.fixture(scope="session")

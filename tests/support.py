@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from harness.callers.aiortc_caller import AiortcCaller
 from harness.callers.base import CallArtifacts, CallerSettings
 from harness.corpus.model import Corpus
+from harness.priority import restore_priority, save_priority
 from harness.records import CallerKind, CallSpec, Dialect, EndpointSpec, Scenario, Step, StepKind
 from harness.webrtc.audio import OPUS_DELAY_NS
 
@@ -70,3 +73,16 @@ def realtime_permitted() -> bool:
     """Whether this machine lets a process take SCHED_RR (root, CAP_SYS_NICE or RLIMIT_RTPRIO)."""
     probe = "import os; os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(1))"
     return subprocess.run([sys.executable, "-c", probe], capture_output=True, check=False).returncode == 0
+
+
+@contextlib.contextmanager
+def calls_in_this_thread() -> Iterator[None]:
+    """Lend the calling thread to calls for the block: whatever it raises inside (real-time
+    scheduling, the switch interval, a frozen heap) is undone after, so the test
+    process goes back to being a normal driver."""
+    saved, interval = save_priority(), sys.getswitchinterval()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        restore_priority(saved, interval)

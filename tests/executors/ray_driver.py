@@ -10,22 +10,19 @@ recording and audio into one run folder, score the call, append its measurements
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import statistics
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from support import CODEC_TERM_MS, local_endpoint
+from support import CODEC_TERM_MS, calls_in_this_thread, local_endpoint
 
 from harness.agent.truth import truth_turns
 from harness.corpus.model import Corpus
 from harness.executors.base import Executor, FinishedCall, OnFinished, OnStarted
 from harness.executors.worker import CallWorker, WorkerConfig, start_paced_worker
-from harness.priority import restore_priority, save_priority
 from harness.records import (
     CallerKind,
     CallRecording,
@@ -136,8 +133,7 @@ class InProcessExecutor:
 
     async def run(self, specs: Sequence[CallSpec], on_finished: OnFinished,
                   on_started: OnStarted | None = None) -> None:
-        saved, interval = save_priority(), sys.getswitchinterval()
-        try:
+        with calls_in_this_thread():
             worker = self._worker = await start_paced_worker(self._config)
             gate = asyncio.Semaphore(self._concurrency)
 
@@ -148,9 +144,6 @@ class InProcessExecutor:
                     return await worker.run_call(spec)
 
             finished_calls = await asyncio.gather(*(one(s) for s in specs))
-        finally:
-            gc.unfreeze()
-            restore_priority(saved, interval)
         for finished in finished_calls:
             await on_finished(finished)
 
