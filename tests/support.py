@@ -78,11 +78,12 @@ def realtime_permitted() -> bool:
 @contextlib.contextmanager
 def calls_in_this_thread() -> Iterator[None]:
     """Lend the calling thread to calls for the block: whatever it raises inside (real-time
-    scheduling, the switch interval, a frozen heap) is undone after, so the test
-    process goes back to being a normal driver."""
-    saved, interval = save_priority(), sys.getswitchinterval()
+    scheduling, the switch interval, a frozen heap, the collector's thresholds) is undone
+    after, so the test process goes back to being a normal driver."""
+    saved, interval, thresholds = save_priority(), sys.getswitchinterval(), gc.get_threshold()
     try:
         yield
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
         restore_priority(saved, interval)
