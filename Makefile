@@ -31,7 +31,7 @@ demo: $(STAMP) browser
 
 # Tests without real calls two at a time; then the real-call tests (and the tests that
 # assert times on the real clock, marked `realclock`) one at a time: about 34 minutes on
-# 2 cores (33 min 29 s from a clean clone), and what CI runs. `make test-fast` is the 20-minute version (see below).
+# 2 cores (33 min 28 s from a clean clone), and what CI runs. `make test-fast` is the 20-minute version (see below).
 test: $(STAMP) browser
 	$(VENV)/bin/voice-harness corpus build > /dev/null  # once, before any test wants it
 	$(PY) -m pytest -n 2 -m "not network and not realclock and not full" $(PYTEST_ARGS)

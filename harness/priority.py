@@ -91,8 +91,8 @@ def raise_priority(enabled: bool = True, *, threads_inherit: bool = False,
 
 
 MIDDLE_GENERATION_THRESHOLD = 1
-"""Collect generation 1 after every other generation-0 collection (CPython's default:
-after ten), for loops that pace audio. See ``freeze_startup_heap``."""
+"""Every second young (generation-0) collection also collects generation 1 (CPython's
+default: every eleventh), for loops that pace audio. See ``freeze_startup_heap``."""
 
 
 def freeze_startup_heap() -> None:
@@ -108,11 +108,11 @@ def freeze_startup_heap() -> None:
     still collected, over a heap a fraction of the size.
 
     The calls' own records (a packet record per frame each way) survive the youngest
-    generation, so with CPython's default thresholds every tenth collection walked ten
+    generation, so with CPython's default thresholds every eleventh collection walked ten
     collections' survivors: about 5 000 objects, 3-9 ms in a caller worker at
     concurrency 4, in whichever frame step allocated, and 20-26 ms in a reference-agent
-    worker, whose loop stamps the truth. Collecting generation 1 five times as often
-    walks a fifth as much each time (the same total work): in three concurrency-4 runs
+    worker, whose loop stamps the truth. Collecting generation 1 every second time
+    walks about a fifth as much each time (the same total work): in three concurrency-4 runs
     no caller-worker collection took over 2.6 ms. Undo with ``gc.unfreeze`` and the
     thresholds ``gc.get_threshold`` gave before."""
     gc.freeze()
