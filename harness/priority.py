@@ -113,11 +113,18 @@ def freeze_startup_heap() -> None:
     concurrency 4, in whichever frame step allocated, and 20-26 ms in a reference-agent
     worker, whose loop stamps the truth. Collecting generation 1 every second time
     walks about a fifth as much each time (the same total work): in three concurrency-4 runs
-    no caller-worker collection took over 2.6 ms. Undo with ``gc.unfreeze`` and the
-    thresholds ``gc.get_threshold`` gave before."""
+    no caller-worker collection took over 2.6 ms. Undo with ``thaw_heap``."""
     gc.freeze()
     youngest, _, oldest = gc.get_threshold()
     gc.set_threshold(youngest, MIDDLE_GENERATION_THRESHOLD, oldest)
+
+
+def thaw_heap(thresholds: tuple[int, int, int]) -> None:
+    """Undo ``freeze_startup_heap`` (a test that borrowed its process for calls): the
+    frozen objects back into the oldest generation, and the thresholds
+    ``gc.get_threshold`` gave before it."""
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 def follow_worker_priority() -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from harness.callers.aiortc_caller import AiortcCaller
 from harness.callers.base import CallArtifacts, CallerSettings
 from harness.corpus.model import Corpus
-from harness.priority import restore_priority, save_priority
+from harness.priority import restore_priority, save_priority, thaw_heap
 from harness.records import CallerKind, CallSpec, Dialect, EndpointSpec, Scenario, Step, StepKind
 from harness.webrtc.audio import OPUS_DELAY_NS
 
@@ -84,6 +84,5 @@ def calls_in_this_thread() -> Iterator[None]:
     try:
         yield
     finally:
-        gc.unfreeze()
-        gc.set_threshold(*thresholds)
+        thaw_heap(thresholds)
         restore_priority(saved, interval)

@@ -27,6 +27,7 @@ from harness.priority import (
     freeze_startup_heap,
     promote_helper_threads,
     raise_priority,
+    thaw_heap,
 )
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="scheduling policies are Linux's")
@@ -130,8 +131,7 @@ def test_the_startup_heap_leaves_the_collections_a_call_can_meet() -> None:
         later = [[-1]]
         assert id(later[0]) in {id(o) for o in gc.get_objects(0)}
     finally:
-        gc.unfreeze()
-        gc.set_threshold(*thresholds)
+        thaw_heap(thresholds)
 
 
 def _largest_middle_collection(survivors: int) -> int:
@@ -168,7 +168,6 @@ def test_a_calls_survivors_are_collected_in_small_steps() -> None:
         assert gc.get_threshold() == (youngest, MIDDLE_GENERATION_THRESHOLD, default[2])
         after = _largest_middle_collection(30 * youngest)
     finally:
-        gc.unfreeze()
-        gc.set_threshold(*default)
+        thaw_heap(default)
     assert before > 8 * youngest  # the default: ten young collections' survivors at once
     assert 0 < after <= 3.5 * youngest
